@@ -1,0 +1,431 @@
+"""Async client of the ministry's social-assistance integration API v1.
+
+Every call fails with a MinistryError (transient or permanent, see errors.py) or returns a small
+result; retrying is the caller's (the outbox's) business, with the same idempotency key. The one
+repeat done here is the contract's: a call refused with 401 is repeated once with a fresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from adapters.ministry.auth import TOKEN_PATH, TokenCache, parse_token_response, token_form
+from adapters.ministry.errors import (
+    DOSSIER_EXISTS,
+    INVALID_RESPONSE,
+    MinistryError,
+    PermanentMinistryError,
+    TransientMinistryError,
+    classify,
+    classify_exception,
+)
+from adapters.ministry.filenames import sanitize_filename
+from adapters.ministry.models import ChangePage, CreatedDossier, UploadedFile
+from adapters.ministry.transport import TransportName, make_transport
+
+_log = structlog.get_logger(__name__)
+
+UPLOAD_PATH = "/api/v1/tep-tin"
+CREATE_PATH = "/api/v1/ho-so/cho-tiep-nhan"
+CHANGES_PATH = "/api/v1/ho-so/thay-doi"
+DOSSIER_PATH = "/api/v1/ho-so/{id}"
+SUPPLEMENT_PATH = "/api/v1/ho-so/{id}/bo-sung"
+MAX_CHANGES_LIMIT = 500
+
+# The legacy lookup import: a dossier sent there is only searchable, no officer can receive it.
+# No path of this client may contain this segment, whatever the arguments.
+_FORBIDDEN_SEGMENT = "tra-cuu"
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_KEY = re.compile(r"[\x21-\x7e]{1,64}")  # visible ASCII: it travels in a header
+
+RequestParts = Callable[[], AbstractAsyncContextManager[dict[str, Any]]]
+
+
+class MinistryClient:
+    """The gateway's client of the ministry API: OAuth token, uploads, dossiers, change feed.
+
+    ``timeout`` (seconds) bounds each of connect, read, write and pool wait. ``transport``
+    overrides the one ``transport_name`` would make (tests, benchmarks). ``clock`` is the monotonic
+    clock the token cache measures expiry with. Use as ``async with`` or call ``aclose()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+        transport_name: TransportName = "httpx",
+    ) -> None:
+        if not base_url.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout),
+            transport=transport or make_transport(transport_name, max_connections=max_connections),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "sa-gateway ministry-client"},
+        )
+        self._tokens = TokenCache(self._fetch_token, clock=clock)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and the transport)."""
+        await self._http.aclose()
+
+    # ---- public calls -------------------------------------------------------------------
+
+    async def upload_file(
+        self,
+        *,
+        path: Path,
+        filename: str,
+        content_type: str,
+        component_code: str,
+        sha256: str,
+        idempotency_key: str,
+    ) -> UploadedFile:
+        """Upload one dossier component, streamed from ``path``; the file is never loaded whole.
+
+        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. Raises
+        OSError if the file cannot be read (a local fault, not the ministry's), MinistryError on
+        any failure of the exchange.
+        """
+        _check_key(idempotency_key)
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError("sha256 must be 64 hex digits")
+        if not component_code:
+            raise ValueError("component_code is required")
+        digest = sha256.lower()
+        size = (await asyncio.to_thread(path.stat)).st_size
+        name = sanitize_filename(filename, component_code=component_code, content_type=content_type)
+
+        @asynccontextmanager
+        async def parts() -> AsyncIterator[dict[str, Any]]:
+            # Opened per attempt: a repeat after a 401 must send the bytes again from the start.
+            file = await asyncio.to_thread(path.open, "rb")
+            try:
+                yield {
+                    "data": {"maThanhPhan": component_code, "sha256": digest},
+                    "files": {"tep": (name, file, content_type)},
+                }
+            finally:
+                file.close()
+
+        response = await self._send("POST", UPLOAD_PATH, parts=parts, idempotency_key=idempotency_key)
+        if not response.is_success:
+            raise classify(response)
+        answer = _json_object(response)
+        answered_digest = _optional_str(answer, "sha256")
+        if answered_digest is not None and answered_digest.lower() != digest:
+            # The idempotent replay would return the same answer: retrying cannot fix it.
+            raise PermanentMinistryError(
+                "the ministry stored a file whose SHA-256 differs from the one sent",
+                status=response.status_code,
+                code=INVALID_RESPONSE,
+            )
+        answered_size = answer.get("kichThuoc")
+        if not isinstance(answered_size, int) or isinstance(answered_size, bool):
+            answered_size = size
+        return UploadedFile(
+            id=_required_str(answer, "id", response),
+            sha256=digest,
+            size=answered_size,
+            name=_optional_str(answer, "tenTep") or name,
+            content_type=_optional_str(answer, "loaiTep") or content_type,
+        )
+
+    async def create_dossier(self, body: dict[str, Any], *, idempotency_key: str) -> CreatedDossier:
+        """Create the dossier in the ministry's PENDING-RECEPTION queue (``cho-tiep-nhan``).
+
+        A 409 HO_SO_DA_TON_TAI is success: the dossier is there already, ``already_existed`` is
+        set and ``id`` is the existing one's.
+        """
+        _check_key(idempotency_key)
+        response = await self._send(
+            "POST", CREATE_PATH, parts=_json_parts(body), idempotency_key=idempotency_key
+        )
+        replayed = response.headers.get("Idempotent-Replayed", "").strip().lower() == "true"
+        if response.is_success:
+            answer = _json_object(response)
+            return CreatedDossier(
+                id=_required_str(answer, "id", response),
+                ma_ho_so=_optional_str(answer, "maHoSoTinh"),
+                status=_optional_str(answer, "trangThai"),
+                created_at=_optional_datetime(answer, "ngayTao"),
+                already_existed=False,
+                replayed=replayed,
+            )
+        error = classify(response)
+        if response.status_code == 409 and error.code == DOSSIER_EXISTS:
+            answer = _json_object(response)
+            existing_id = _optional_str(answer, "id")
+            if existing_id is None:
+                raise PermanentMinistryError(
+                    "the ministry says the dossier exists but did not give its id",
+                    status=409,
+                    code=DOSSIER_EXISTS,
+                )
+            sent_code = body.get("maHoSoTinh")
+            return CreatedDossier(
+                id=existing_id,
+                ma_ho_so=_optional_str(answer, "maHoSoTinh")
+                or (sent_code if isinstance(sent_code, str) else None),
+                status=_optional_str(answer, "trangThai"),
+                created_at=_optional_datetime(answer, "ngayTao"),
+                already_existed=True,
+                replayed=replayed,
+            )
+        raise error
+
+    async def supplement(
+        self, ministry_id: str, body: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Add components to a dossier the officer asked more of; returns the dossier as stored.
+
+        Outside ``YEU_CAU_BO_SUNG`` the ministry answers 409 TRANG_THAI_KHONG_PHU_HOP (permanent).
+        """
+        _check_key(idempotency_key)
+        path = SUPPLEMENT_PATH.format(id=_id_segment(ministry_id))
+        response = await self._send("POST", path, parts=_json_parts(body), idempotency_key=idempotency_key)
+        if not response.is_success:
+            raise classify(response)
+        return _json_object(response)
+
+    async def get_dossier(self, ministry_id: str) -> dict[str, Any]:
+        """The dossier as the ministry stores it, with ``trangThai`` and its history."""
+        response = await self._send("GET", DOSSIER_PATH.format(id=_id_segment(ministry_id)))
+        if not response.is_success:
+            raise classify(response)
+        return _json_object(response)
+
+    async def changes(self, after: str | None, limit: int = MAX_CHANGES_LIMIT) -> ChangePage:
+        """One page of the change feed after the opaque cursor ``after`` (None: from the start)."""
+        if not 1 <= limit <= MAX_CHANGES_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_CHANGES_LIMIT}")
+        params: dict[str, str | int] = {"gioiHan": limit}
+        if after is not None:
+            params["sau"] = after
+        response = await self._send("GET", CHANGES_PATH, parts=_static_parts(params=params))
+        if not response.is_success:
+            raise classify(response)
+        answer = _json_object(response)
+        changes = answer.get("thayDoi", [])
+        cursor = answer.get("conTro")
+        if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+            raise _invalid(response, "thayDoi is not a list of objects")
+        if not isinstance(cursor, str) or not cursor:
+            raise _invalid(response, "conTro missing")
+        return ChangePage(changes=changes, cursor=cursor, more=answer.get("conTiep") is True)
+
+    # ---- exchanges ----------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        parts: RequestParts | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """One authorised call; a 401 is repeated once with a fresh token, a second 401 raises."""
+        token = await self._tokens.get()
+        response = await self._exchange(method, path, parts, idempotency_key, token=token, attempt=1)
+        if response.status_code != 401:
+            return response
+        fresh = await self._tokens.get(reject=token)
+        response = await self._exchange(method, path, parts, idempotency_key, token=fresh, attempt=2)
+        if response.status_code == 401:
+            self._tokens.invalidate(fresh)
+            raise classify(response)
+        return response
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        response = await self._exchange(
+            "POST", TOKEN_PATH, _static_parts(data=token_form(self._client_id, self._client_secret)), None
+        )
+        return parse_token_response(response)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        parts: RequestParts | None,
+        idempotency_key: str | None,
+        *,
+        token: str | None = None,
+        attempt: int = 1,
+    ) -> httpx.Response:
+        """One HTTP request and its log line; transport failures become transient MinistryErrors."""
+        if _FORBIDDEN_SEGMENT in path.split("/"):
+            raise ValueError(
+                "refusing to call the legacy lookup import (tra-cuu): no officer would receive it"
+            )
+        headers: dict[str, str] = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        started = time.perf_counter()
+        try:
+            async with (parts or _static_parts())() as kwargs:
+                extra_headers = kwargs.pop("headers", {})
+                response = await self._http.request(
+                    method, path, headers={**headers, **extra_headers}, **kwargs
+                )
+        except httpx.RequestError as exc:
+            error = classify_exception(exc)
+            _log_call(method, path, idempotency_key, attempt, started, None, "transient", error.code)
+            raise error from exc
+        outcome, code = _outcome(path, response)
+        _log_call(
+            method,
+            path,
+            idempotency_key,
+            attempt,
+            started,
+            response.status_code,
+            outcome,
+            code,
+            replayed=response.headers.get("Idempotent-Replayed", "").strip().lower() == "true",
+        )
+        return response
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _static_parts(**kwargs: Any) -> RequestParts:
+    @asynccontextmanager
+    async def parts() -> AsyncIterator[dict[str, Any]]:
+        yield dict(kwargs)
+
+    return parts
+
+
+def _json_parts(body: Mapping[str, Any]) -> RequestParts:
+    # Sorted keys: a retry after a redeploy must send the same bytes, or the ministry would see
+    # "same key, different body" (422, permanent) where nothing changed but dict order.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    return _static_parts(
+        content=content.encode("utf-8"), headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+
+
+def _check_key(key: str) -> None:
+    if not _KEY.fullmatch(key):
+        raise ValueError("idempotency key must be 1-64 visible ASCII characters")
+
+
+def _id_segment(ministry_id: str) -> str:
+    if not ministry_id or ministry_id in (".", ".."):
+        raise ValueError("a ministry id is required")
+    return quote(ministry_id, safe="")
+
+
+def _outcome(path: str, response: httpx.Response) -> tuple[str, str | None]:
+    if response.is_success:
+        return "ok", None
+    error = classify(response)
+    if path == TOKEN_PATH and response.status_code in (400, 401):
+        return "credentials_rejected", error.code
+    if response.status_code == 401:
+        return "token_rejected", error.code
+    if response.status_code == 409 and error.code == DOSSIER_EXISTS:
+        return "already_existed", error.code
+    return ("transient" if error.transient else "permanent"), error.code
+
+
+def _log_call(
+    method: str,
+    path: str,
+    idempotency_key: str | None,
+    attempt: int,
+    started: float,
+    status: int | None,
+    outcome: str,
+    code: str | None,
+    *,
+    replayed: bool = False,
+) -> None:
+    level = _log.info if outcome in ("ok", "already_existed") else _log.warning
+    level(
+        "ministry_call",
+        method=method,
+        path=path,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        idempotency_key=idempotency_key,
+        attempt=attempt,
+        outcome=outcome,
+        code=code,
+        replayed=replayed,
+    )
+
+
+def _invalid(response: httpx.Response, what: str) -> MinistryError:
+    return TransientMinistryError(
+        f"unreadable answer from the ministry: {what}", status=response.status_code, code=INVALID_RESPONSE
+    )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid(response, "not JSON") from None
+    if not isinstance(body, dict):
+        raise _invalid(response, "not a JSON object")
+    return body
+
+
+def _required_str(answer: Mapping[str, Any], key: str, response: httpx.Response) -> str:
+    value = answer.get(key)
+    if not isinstance(value, str) or not value:
+        raise _invalid(response, f"{key} missing")
+    return value
+
+
+def _optional_str(answer: Mapping[str, Any], key: str) -> str | None:
+    value = answer.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _optional_datetime(answer: Mapping[str, Any], key: str) -> datetime | None:
+    value = _optional_str(answer, key)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

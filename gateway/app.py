@@ -1,0 +1,56 @@
+"""The FastAPI application: routes, problem handlers, request ids, and the resources it owns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from gateway.blobs import BlobStore
+from gateway.db import Database, create_database
+from gateway.dossiers.endpoints import router as dossiers_router
+from gateway.health.endpoints import router as health_router
+from gateway.middleware import RequestContextMiddleware
+from gateway.migrate import ensure_migrated
+from gateway.problems import install_problem_handlers
+from gateway.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. Refuses (at start-up) a database that is not migrated to head."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or create_database(settings.database_url)
+        ensure_migrated(db.engine)
+        blobs = BlobStore(settings.blob_dir)
+        blobs.ensure()
+        blobs.remove_stale_temp()
+        app.state.database = db
+        app.state.blobs = blobs
+        log.info("gateway_started", database=db.dialect, blob_dir=str(settings.blob_dir))
+        try:
+            yield
+        finally:
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="Social-assistance dossier gateway",
+        version="0.1.0",
+        description="Province one-stop systems → the ministry's pending-reception queue (Decree 20/2021/NĐ-CP).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(dossiers_router)
+
+    app.add_middleware(RequestContextMiddleware)
+
+    return app

@@ -1,0 +1,79 @@
+"""Routes of the dossier domain: parse, call one service function, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gateway.auth import Principal, require_scope
+from gateway.blobs import BlobStore
+from gateway.db import Database
+from gateway.deps import get_blob_store, get_database, get_settings
+from gateway.dossiers import service
+from gateway.dossiers.receive import receive_submission
+from gateway.dossiers.schemas import DossierDetail, DossierReceipt
+from gateway.metrics import INTAKE_REQUESTS
+from gateway.problems import Problem
+from gateway.settings import Settings
+
+router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
+
+_PROBLEM = {"content": {"application/problem+json": {}}}
+_SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"hoso": {"type": "string"}}}},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=DossierReceipt,
+    responses={200: {"model": DossierReceipt, "description": "the same content again"},
+               **{code: _PROBLEM for code in (400, 401, 403, 409, 413, 415, 422)}},
+    openapi_extra=_SUBMIT_BODY,
+    summary="Submit or revise a dossier (JSON with base64 files, or multipart with file parts)",
+)
+async def submit_dossier(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_scope("dossiers:write"))],
+    settings: Annotated[Settings, Depends(get_settings)],
+    db: Annotated[Database, Depends(get_database)],
+    blobs: Annotated[BlobStore, Depends(get_blob_store)],
+) -> JSONResponse:
+    """Province-api.md §2."""
+    try:
+        submission = await receive_submission(request, settings, blobs)
+        try:
+            receipt = await anyio.to_thread.run_sync(service.submit_dossier, db, submission, principal.name)
+        finally:
+            submission.discard()
+    except Problem as problem:
+        INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
+        raise
+    INTAKE_REQUESTS.labels(result=str(receipt.status_code)).inc()
+    return JSONResponse(receipt.body, status_code=receipt.status_code,
+                        headers={"Location": receipt.body["links"]["self"]})
+
+
+@router.get(
+    "/{ma_ho_so}",
+    response_model=DossierDetail,
+    responses={code: _PROBLEM for code in (401, 403, 404)},
+    summary="A dossier's latest revision, delivery state, ministry status and history",
+)
+def read_dossier(
+    ma_ho_so: str,
+    _principal: Annotated[Principal, Depends(require_scope("dossiers:read"))],
+    db: Annotated[Database, Depends(get_database)],
+) -> dict[str, Any]:
+    """Province-api.md §3."""
+    return service.get_dossier(db, ma_ho_so)

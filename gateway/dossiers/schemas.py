@@ -1,0 +1,66 @@
+"""Answer shapes of the dossier routes (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Links(BaseModel):
+    """Where to read the dossier."""
+
+    self: str
+
+
+class DossierReceipt(BaseModel):
+    """The answer to a submission."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    ma_ho_so: str = Field(alias="MaHoSo")
+    revision: int
+    state: str = Field(description="queued, delivering, delivered, failed or dead")
+    links: Links
+
+
+class MinistryState(BaseModel):
+    """The dossier as the ministry sees it."""
+
+    id: str | None
+    status: str | None
+    national_status: int | None = Field(alias="nationalStatus")
+
+
+class AttachmentInfo(BaseModel):
+    """One stored file."""
+
+    TepDinhKemId: str
+    TenTepDinhKem: str
+    MaThanhPhanHoSo: str
+    content_type: str = Field(alias="contentType")
+    size: int
+    sha256: str
+
+
+class HistoryEntry(BaseModel):
+    """One event in the dossier's life."""
+
+    at: str
+    event: str
+    revision: int | None
+    detail: dict[str, Any] | None
+    note: str | None
+
+
+class DossierDetail(DossierReceipt):
+    """The dossier as the gateway holds it."""
+
+    ministry: MinistryState
+    due_at: str | None = Field(alias="dueAt")
+    created_at: str = Field(alias="createdAt")
+    updated_at: str = Field(alias="updatedAt")
+    content: dict[str, Any]
+    attachments: list[AttachmentInfo]
+    history: list[HistoryEntry]

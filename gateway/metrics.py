@@ -1,0 +1,22 @@
+"""Prometheus metrics (contracts/gateway-operations.md: what an operator watches)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+INTAKE_REQUESTS = Counter(
+    "gateway_intake_requests_total", "Dossier submissions by answer status code", ["result"]
+)
+OUTBOX_MESSAGES = Gauge("gateway_outbox_messages", "Outbox messages by kind and state", ["kind", "state"])
+OLDEST_UNDELIVERED = Gauge(
+    "gateway_outbox_oldest_undelivered_seconds", "Age of the oldest pending or in-flight message", ["kind"]
+)
+DELIVERY_ATTEMPTS = Counter(
+    "gateway_delivery_attempts_total", "Delivery attempts by kind and outcome", ["kind", "outcome"]
+)
+DELIVERY_LATENCY = Histogram(
+    "gateway_delivery_latency_seconds",
+    "From enqueue to successful delivery",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)

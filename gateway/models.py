@@ -1,0 +1,105 @@
+"""The gateway's own tables: dossiers, their revisions, attachments and status events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from outbox.columns import UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    """A random identifier for rows the outside world may see."""
+    return uuid.uuid4().hex
+
+
+class DeliveryState:
+    """The dossier's delivery state as reported to the province (contract: province-api.md §3)."""
+
+    QUEUED = "queued"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class RevisionState:
+    """What became of one revision."""
+
+    PENDING = "pending"  # waiting to be delivered
+    SUPERSEDED = "superseded"  # replaced by a newer revision before delivery
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Dossier(SQLModel, table=True):
+    """One dossier, identified by the province's ``MaHoSo``; its content lives in revisions."""
+
+    __tablename__ = "dossier"
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    ma_ho_so: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    procedure_code: str = Field(sa_column=Column(String(16), nullable=False))
+    current_revision: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    delivered_revision: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    delivery_state: str = Field(default=DeliveryState.QUEUED, sa_column=Column(String(16), nullable=False))
+    ministry_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    ministry_status: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    national_status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    client_name: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class DossierRevision(SQLModel, table=True):
+    """The content of a dossier as posted once; a changed post makes the next revision."""
+
+    __tablename__ = "dossier_revision"
+    __table_args__ = (UniqueConstraint("dossier_id", "revision", name="uq_revision_dossier_revision"),)
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    dossier_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier.id"), nullable=False))
+    revision: int = Field(sa_column=Column(Integer, nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=RevisionState.PENDING, sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    """One file of one revision; the bytes are in the blob store under ``sha256``."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (UniqueConstraint("revision_id", "file_id", name="uq_attachment_revision_file"),)
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    revision_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier_revision.id"), nullable=False))
+    file_id: str = Field(sa_column=Column(String(128), nullable=False))
+    file_name: str = Field(sa_column=Column(String(255), nullable=False))
+    component_code: str = Field(sa_column=Column(String(64), nullable=False))
+    content_type: str = Field(sa_column=Column(String(64), nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class DossierEvent(SQLModel, table=True):
+    """The dossier's history: received revisions, deliveries, ministry status changes, failures."""
+
+    __tablename__ = "dossier_event"
+    __table_args__ = (Index("ix_dossier_event_dossier", "dossier_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    dossier_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier.id"), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    revision: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

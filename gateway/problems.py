@@ -1,0 +1,117 @@
+"""RFC 9457 ``application/problem+json`` answers for every refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mappings.errors import FieldError
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:sa-gateway:problem:"
+
+log = structlog.get_logger(__name__)
+
+_TITLES = {
+    400: "Yêu cầu không đúng định dạng",
+    401: "Chưa xác thực",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    405: "Phương thức không được hỗ trợ",
+    409: "Xung đột với dữ liệu đã có",
+    413: "Dữ liệu quá lớn",
+    415: "Định dạng không được hỗ trợ",
+    422: "Dữ liệu không hợp lệ",
+    500: "Lỗi hệ thống",
+    503: "Dịch vụ tạm thời không sẵn sàng",
+    507: "Không đủ dung lượng lưu trữ",
+}
+
+
+class Problem(Exception):  # noqa: N818 (the RFC's word)
+    """A refusal answered as problem+json: status, a stable code, and the fields at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: Iterable[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The JSON document."""
+        document: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code,
+            "title": _TITLES.get(self.status, "Lỗi"),
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            document["detail"] = self.detail
+        if instance:
+            document["instance"] = instance
+        document["errors"] = [error.as_dict() for error in self.errors]
+        document.update(self.extra)
+        return document
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    """Render a :class:`Problem`."""
+    return JSONResponse(problem.body(instance), status_code=problem.status, headers=problem.headers,
+                        media_type=PROBLEM_JSON)
+
+
+def _field_path(loc: Iterable[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error the app raises (ours, FastAPI's, Starlette's, unexpected) a problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(_field_path(err.get("loc", ())[1:]) or "body", "invalid", "Giá trị không hợp lệ")
+            for err in exc.errors()
+        ]
+        return problem_response(Problem(422, "validation_failed", errors=errors), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        problem = Problem(exc.status_code, codes.get(exc.status_code, f"http_{exc.status_code}"),
+                          str(exc.detail) if exc.detail else None, headers=getattr(exc, "headers", None))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path, error=exc.__class__.__name__)
+        return problem_response(Problem(500, "internal_error", "Lỗi không mong muốn; đã ghi nhật ký."),
+                                request.url.path)

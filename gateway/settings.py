@@ -1,0 +1,107 @@
+"""All configuration, read once from the environment (``GATEWAY_*``) by one pydantic-settings class."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+SCOPES = frozenset({"dossiers:write", "dossiers:read", "admin"})
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """One configured API client: its name, the SHA-256 of its key, and its scopes."""
+
+    name: str
+    key_sha256: bytes
+    scopes: frozenset[str]
+
+
+def parse_api_keys(spec: str | None) -> tuple[ApiClient, ...]:
+    """Parse ``name:key:scope+scope,…``; a key written ``sha256=<hex>`` is taken as already hashed.
+
+    Raises ValueError naming the faulty entry (without echoing the key).
+    """
+    if not spec:
+        return ()
+    clients: list[ApiClient] = []
+    for position, entry in enumerate(filter(None, (e.strip() for e in spec.split(","))), start=1):
+        parts = entry.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"GATEWAY_API_KEYS entry {position}: expected name:key:scope+scope")
+        name, key, scope_spec = parts
+        scopes = frozenset(scope_spec.split("+"))
+        unknown = scopes - SCOPES
+        if unknown:
+            raise ValueError(f"GATEWAY_API_KEYS entry {position} ({name}): unknown scope(s) {sorted(unknown)}")
+        if key.startswith("sha256="):
+            digest = bytes.fromhex(key.removeprefix("sha256="))
+            if len(digest) != 32:
+                raise ValueError(f"GATEWAY_API_KEYS entry {position} ({name}): sha256 must be 64 hex digits")
+        else:
+            digest = hashlib.sha256(key.encode()).digest()
+        clients.append(ApiClient(name=name, key_sha256=digest, scopes=scopes))
+    return tuple(clients)
+
+
+class Settings(BaseSettings):
+    """The gateway's settings. Names are fixed by contracts/gateway-operations.md."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/gateway.db"
+    blob_dir: Path = Path("./var/blobs")
+    ministry_base_url: str = "http://127.0.0.1:8001"
+    ministry_client_id: str | None = None
+    ministry_client_secret: SecretStr | None = None
+    province_callback_url: str | None = None
+    province_callback_secret: SecretStr | None = None
+    api_keys: SecretStr | None = None
+    embedded_worker: bool = True
+    reconcile_interval_s: float = 30.0
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_level: str = "INFO"
+
+    # Intake limits.
+    max_file_bytes: int = 20 * MIB
+    max_total_bytes: int = 100 * MIB
+    max_base64_file_bytes: int = 5 * MIB
+    max_json_body_bytes: int = 40 * MIB
+    max_dossier_json_bytes: int = 1 * MIB
+    max_attachments: int = 50
+
+    @field_validator("blob_dir")
+    @classmethod
+    def _absolute_blob_dir(cls, value: Path) -> Path:
+        # Relative paths resolve against the directory the command was started in.
+        return value.expanduser().resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite_path(cls, value: str) -> str:
+        prefix = "sqlite:///"
+        if value.startswith(prefix) and not value.startswith(prefix + "/") and ":memory:" not in value:
+            return prefix + str(Path(value.removeprefix(prefix)).resolve())
+        return value
+
+    @cached_property
+    def api_clients(self) -> tuple[ApiClient, ...]:
+        """The parsed ``GATEWAY_API_KEYS``."""
+        return parse_api_keys(self.api_keys.get_secret_value() if self.api_keys else None)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite (the embedded default)."""
+        return self.database_url.startswith("sqlite")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings (a FastAPI dependency; tests override it)."""
+    return Settings()

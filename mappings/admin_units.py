@@ -1,0 +1,162 @@
+"""Administrative units in force (post-1 July 2025: 34 provinces, communes) and old→new codes.
+
+The post-2025 lists come from the ``vietnam-provinces`` package; the pre-2025 provinces and the
+commune translations are data files of this package (``provinces_pre2025.csv``,
+``communes_pre2025_to_new.csv``). Codes are accepted with or without leading zeros and
+normalised to 2 (province) and 5 (commune) digits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from vietnam_provinces import Province, Ward
+
+from mappings._data import read_csv
+from mappings.tables import pre2025_province
+
+
+@dataclass(frozen=True)
+class ProvinceInfo:
+    """A province of the post-2025 list."""
+
+    code: str  # 2 digits
+    name: str
+
+
+@dataclass(frozen=True)
+class Commune:
+    """A commune-level unit (xã, phường, đặc khu) of the post-2025 list."""
+
+    code: str  # 5 digits
+    name: str
+    province_code: str  # 2 digits
+
+
+@dataclass(frozen=True)
+class UnitError:
+    """Why a submitted unit could not be placed: which code, and the stable error code."""
+
+    field: Literal["province", "commune"]
+    code: str  # unknown_province | unknown_commune | commune_not_in_province | ambiguous_commune
+
+
+@dataclass(frozen=True)
+class UnitTranslation:
+    """The units in force for a submitted (province, commune) pair.
+
+    ``province_code``/``commune_code`` are the post-2025 codes when resolved (None otherwise);
+    the pair is usable only when ``errors`` is empty.
+    """
+
+    submitted_province_code: str
+    submitted_commune_code: str
+    province_code: str | None
+    commune_code: str | None
+    errors: tuple[UnitError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when both codes in force are known and consistent."""
+        return not self.errors
+
+    @property
+    def translated(self) -> bool:
+        """True when a pre-2025 code was replaced by the one in force (padding aside)."""
+        return (self.province_code, self.commune_code) != (
+            self.submitted_province_code,
+            self.submitted_commune_code,
+        )
+
+
+@cache
+def _provinces() -> dict[str, ProvinceInfo]:
+    return {f"{int(p.code):02d}": ProvinceInfo(f"{int(p.code):02d}", p.name) for p in Province.iter_all()}
+
+
+@cache
+def _communes() -> dict[str, Commune]:
+    return {
+        f"{int(w.code):05d}": Commune(f"{int(w.code):05d}", w.name, f"{int(w.province_code):02d}")
+        for w in Ward.iter_all()
+    }
+
+
+@cache
+def _commune_translations() -> dict[str, tuple[str, ...]]:
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for row in read_csv("communes_pre2025_to_new.csv"):
+        old, new = normalise_code(row["old_code"], 5), normalise_code(row["new_code"], 5)
+        if old is None or new is None:
+            raise ValueError(f"communes_pre2025_to_new.csv: bad row {row!r}")
+        if new not in out[old]:
+            out[old].append(new)
+    return {old: tuple(news) for old, news in out.items()}
+
+
+def normalise_code(code: str | int, width: int) -> str | None:
+    """``code`` zero-padded to ``width`` digits, or None if it is not 1..width digits."""
+    text = str(code).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > width:
+        return None
+    return text.zfill(width)
+
+
+def province(code: str) -> ProvinceInfo | None:
+    """The post-2025 province with this code (``8`` or ``08``), or None."""
+    norm = normalise_code(code, 2)
+    return _provinces().get(norm) if norm else None
+
+
+def commune(code: str) -> Commune | None:
+    """The post-2025 commune with this code (``16171``; leading zeros optional), or None."""
+    norm = normalise_code(code, 5)
+    return _communes().get(norm) if norm else None
+
+
+def translate_unit(province_code: str, commune_code: str) -> UnitTranslation:
+    """Resolve a submitted (province, commune) pair to the codes in force.
+
+    A post-2025 province code is in force; a pre-2025 one translates to the province it merged
+    into. A post-2025 commune code is in force; otherwise the pre-2025 translation table is used,
+    and a code missing from it (``unknown_commune``) or split between several new communes
+    (``ambiguous_commune``) is refused. The commune must lie in the (translated) province
+    (``commune_not_in_province``). Every fault found is listed in ``errors``.
+    """
+    p_norm = normalise_code(province_code, 2)
+    c_norm = normalise_code(commune_code, 5)
+    errors: list[UnitError] = []
+
+    new_province: str | None = None
+    if p_norm is not None and p_norm in _provinces():
+        new_province = p_norm
+    elif p_norm is not None and (old := pre2025_province(p_norm)) is not None:
+        new_province = old.new_code
+    else:
+        errors.append(UnitError("province", "unknown_province"))
+
+    new_commune: Commune | None = None
+    if c_norm is not None:
+        new_commune = _communes().get(c_norm)
+        if new_commune is None:
+            targets = _commune_translations().get(c_norm, ())
+            if len(targets) > 1:
+                errors.append(UnitError("commune", "ambiguous_commune"))
+            elif targets:
+                new_commune = _communes().get(targets[0])
+    if new_commune is None and not any(e.field == "commune" for e in errors):
+        errors.append(UnitError("commune", "unknown_commune"))
+
+    if new_commune is not None and new_province is not None and new_commune.province_code != new_province:
+        errors.append(UnitError("commune", "commune_not_in_province"))
+
+    return UnitTranslation(
+        submitted_province_code=p_norm or str(province_code).strip(),
+        submitted_commune_code=c_norm or str(commune_code).strip(),
+        province_code=new_province,
+        commune_code=new_commune.code if new_commune else None,
+        errors=tuple(errors),
+    )

@@ -1,0 +1,103 @@
+"""The domain model of one social-assistance dossier, independent of any peer's wire format.
+
+Province JSON is parsed into these by :mod:`mappings.province`; the ministry body is built
+from them by :mod:`mappings.ministry`. Everything here is immutable and JSON-friendly
+through :func:`dataclasses.asdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PartialDate:
+    """A date that paper records may know only to the month or the year."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    def iso(self) -> str:
+        """``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY`` depending on what is known."""
+        if self.month is None:
+            return f"{self.year:04d}"
+        if self.day is None:
+            return f"{self.year:04d}-{self.month:02d}"
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+    @property
+    def is_complete(self) -> bool:
+        """True when day, month and year are all known."""
+        return self.month is not None and self.day is not None
+
+
+@dataclass(frozen=True)
+class Address:
+    """A permanent-residence address, codes already translated to the list in force."""
+
+    province_code: str  # 2 digits, post-2025 list
+    commune_code: str  # 5 digits, post-2025 list
+    detail: str | None
+    submitted_province_code: str  # as the province sent it (may be a pre-2025 code)
+    submitted_commune_code: str
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """The person who filed the dossier (``ChuHoSo``)."""
+
+    full_name: str
+    personal_id: str | None
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """The person the assistance is for (``DuLieuToKhai``)."""
+
+    full_name: str
+    birth_date: PartialDate
+    gender: int  # 1 male, 2 female (national code)
+    personal_id: str
+    ethnic_code: str  # "01".."54"
+    residence: Address
+    group_code: str  # beneficiary-group code (mappings/data), e.g. NCT_80_KHONG_LUONG
+    relation_to_applicant: str | None
+
+
+@dataclass(frozen=True)
+class Document:
+    """One attached file (``TaiLieuNop[i]``): a dossier component."""
+
+    file_id: str  # TepDinhKemId, also the multipart field name
+    file_name: str  # as declared; metadata only, never a path
+    component_code: str  # MaThanhPhanHoSo
+    declared_sha256: str | None  # MaBam, lowercase hex
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A validated province dossier."""
+
+    code: str  # MaHoSo
+    procedure_code: str  # MaTTHC
+    procedure_name: str | None  # TenTTHC as sent, else the table's name
+    channel: int  # KenhThucHien 1 in person, 2 online, 3 by post
+    received_at: datetime  # aware, Asia/Ho_Chi_Minh (+07:00)
+    due_at: datetime | None  # NgayHenTra, aware; None when the province did not send one
+    processing_unit: str  # MaDonViXuLy
+    applicant: Applicant
+    beneficiary: Beneficiary
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class AttachmentFacts:
+    """What the gateway measured of one received file (the bytes are in the blob store)."""
+
+    sha256: str  # lowercase hex
+    size: int
+    content_type: str | None  # sniffed from the bytes: application/pdf, image/jpeg, image/png; None if other

@@ -1,0 +1,60 @@
+"""The outbox message table: one row per message to deliver to a peer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, text
+from sqlmodel import Field, SQLModel
+
+from outbox.columns import UTCDateTime, utcnow
+
+
+class MessageState(StrEnum):
+    """Where a message is in its life."""
+
+    PENDING = "pending"  # waiting for its next attempt
+    IN_FLIGHT = "in_flight"  # claimed by a worker under a lease
+    DONE = "done"  # delivered
+    DEAD = "dead"  # given up; waits for an administrator's replay
+    CANCELLED = "cancelled"  # withdrawn before delivery (e.g. superseded by a newer revision)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message of a kind, to be handed to the handler registered for that kind.
+
+    ``key`` orders messages: those sharing a key are delivered in enqueue (id) order.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        # The claim query's index: due pending rows only, so it stays small however long the log grows.
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_outbox_key_id", "key", "id"),
+        Index("ix_outbox_state_kind", "state", "kind"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    kind: str = Field(sa_column=Column(String(64), nullable=False))
+    key: str = Field(sa_column=Column(String(128), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=MessageState.PENDING.value, sa_column=Column(String(16), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_error_detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

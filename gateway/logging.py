@@ -27,7 +27,10 @@ SECRET_KEYS = frozenset({"authorization", "api_key", "client_secret", "access_to
 
 # 9–12 digit runs (ID numbers, old 9-digit IDs, phone numbers), +84 phones, and calendar dates.
 _DIGITS = re.compile(r"(?<!\d)(?:\+?84|0)?\d{8,11}(?!\d)")
-_DATE = re.compile(r"(?<!\d)(?:\d{1,2}[/-])?(?:\d{1,2}[/-])(?:19|20)\d{2}(?!\d)|(?<!\d)(?:19|20)\d{2}-\d{2}-\d{2}(?!\d)")
+_DATE = re.compile(
+    r"(?<!\d)(?:\d{1,2}[/-])?(?:\d{1,2}[/-])(?:19|20)\d{2}(?!\d)"
+    r"|(?<!\d)(?:19|20)\d{2}-\d{2}-\d{2}(?!\d)"
+)
 
 
 def mask_text(value: str) -> str:

@@ -34,7 +34,7 @@ _TITLES = {
 }
 
 
-class Problem(Exception):  # noqa: N818 (the RFC's word)
+class Problem(Exception):
     """A refusal answered as problem+json: status, a stable code, and the fields at fault."""
 
     def __init__(

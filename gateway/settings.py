@@ -32,11 +32,11 @@ def parse_api_keys(spec: str | None) -> tuple[ApiClient, ...]:
         return ()
     clients: list[ApiClient] = []
     for position, entry in enumerate(filter(None, (e.strip() for e in spec.split(","))), start=1):
-        parts = entry.split(":")
+        parts = entry.split(":", 2)  # scopes themselves contain ':' (dossiers:write)
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"GATEWAY_API_KEYS entry {position}: expected name:key:scope+scope")
         name, key, scope_spec = parts
-        scopes = frozenset(scope_spec.split("+"))
+        scopes = frozenset(s.strip() for s in scope_spec.split("+"))
         unknown = scopes - SCOPES
         if unknown:
             raise ValueError(f"GATEWAY_API_KEYS entry {position} ({name}): unknown scope(s) {sorted(unknown)}")

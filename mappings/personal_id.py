@@ -26,7 +26,8 @@ class _Century:
 
 @cache
 def _centuries() -> dict[str, _Century]:
-    return {r["digit"]: _Century(int(r["gender"]), int(r["century_start"])) for r in read_csv("personal_id_centuries.csv")}
+    rows = read_csv("personal_id_centuries.csv")
+    return {r["digit"]: _Century(int(r["gender"]), int(r["century_start"])) for r in rows}
 
 
 def check_personal_id(pid: str, birth: PartialDate | None, gender: int | None) -> list[str]:

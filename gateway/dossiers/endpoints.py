@@ -21,7 +21,7 @@ from gateway.settings import Settings
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

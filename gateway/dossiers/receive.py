@@ -99,7 +99,8 @@ def _decode_json(body: bytes, where: str) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, "invalid_json", "Dữ liệu hồ sơ không phải JSON hợp lệ.",
-                      errors=[FieldError(where, "invalid_json", f"JSON không hợp lệ: {exc.__class__.__name__}")]) from exc
+                      errors=[FieldError(where, "invalid_json",
+                                         f"JSON không hợp lệ: {exc.__class__.__name__}")]) from exc
 
 
 def _stage_base64_files(submission: Submission, settings: Settings, blobs: BlobStore) -> None:

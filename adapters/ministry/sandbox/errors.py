@@ -41,7 +41,7 @@ class FieldError:
     """One entry of ``chiTiet``."""
 
     truong: str
-    thongDiep: str  # noqa: N815 - the wire name
+    thongDiep: str
 
 
 @dataclass
@@ -49,9 +49,9 @@ class SandboxError(Exception):
     """An answer in the contract's error shape, raised from anywhere in a handler."""
 
     status: int
-    maLoi: str  # noqa: N815
-    chiTiet: list[FieldError] = field(default_factory=list)  # noqa: N815
-    thongDiep: str | None = None  # noqa: N815
+    maLoi: str
+    chiTiet: list[FieldError] = field(default_factory=list)
+    thongDiep: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -101,3 +101,5 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Alembic narrates every migration-state check (readiness probes make one per call).
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

@@ -1,0 +1,151 @@
+"""``make run``: the gateway and the peer sandboxes on SQLite, wired together, for a newcomer to watch.
+
+Starts each as a child process (``gateway sandbox ministry``, ``gateway sandbox province``,
+``gateway serve``) with demo credentials, waits until each answers, prints where to look, and stops
+them all on Ctrl-C. Ports: ``GATEWAY_PORT`` (8000), ``MINISTRY_SANDBOX_PORT`` (8001),
+``PROVINCE_SANDBOX_PORT`` (8002).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+DEMO_PROVINCE_KEY = "demo-province-key"  # published demo credentials, sandbox use only
+DEMO_ADMIN_KEY = "demo-admin-key"
+DEMO_CALLBACK_SECRET = "demo-callback-secret"  # noqa: S105
+SANDBOX_CLIENT_ID = "sandbox-client"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
+
+
+@dataclass
+class Child:
+    """One process of the demo."""
+
+    name: str
+    args: list[str]
+    ready_url: str
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package that does not exist yet
+        return False
+
+
+def _children(host: str, gw: int, ministry: int, province: int) -> list[Child]:
+    gateway = [sys.executable, "-m", "gateway"]
+    children: list[Child] = []
+    if _available("adapters.ministry.sandbox.app"):
+        children.append(Child("ministry sandbox", [*gateway, "sandbox", "ministry", "--port", str(ministry)],
+                              f"http://{host}:{ministry}/_sandbox/cho-tiep-nhan"))
+    if _available("adapters.province.sandbox.app"):
+        children.append(Child("province sandbox", [*gateway, "sandbox", "province", "--port", str(province)],
+                              f"http://{host}:{province}/_sandbox/health"))
+    children.append(Child("gateway", [*gateway, "serve", "--host", host, "--port", str(gw)],
+                          f"http://{host}:{gw}/health/ready"))
+    return children
+
+
+def _wait_ready(child: Child, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process is not None and child.process.poll() is not None:
+            return False
+        try:
+            if httpx.get(child.ready_url, timeout=1.0).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGINT)
+    for child in reversed(children):
+        if child.process is not None:
+            try:
+                child.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+
+
+def main() -> int:
+    """Run the demo until Ctrl-C; the exit status is non-zero if a process failed to start or died."""
+    host = "127.0.0.1"
+    gw = int(os.environ.get("GATEWAY_PORT", "8000"))
+    ministry = int(os.environ.get("MINISTRY_SANDBOX_PORT", "8001"))
+    province = int(os.environ.get("PROVINCE_SANDBOX_PORT", "8002"))
+    env = {
+        **os.environ,
+        "GATEWAY_API_KEYS": os.environ.get(
+            "GATEWAY_API_KEYS",
+            f"demo-province:{DEMO_PROVINCE_KEY}:dossiers:write+dossiers:read,demo-admin:{DEMO_ADMIN_KEY}:admin",
+        ),
+        "GATEWAY_MINISTRY_BASE_URL": os.environ.get("GATEWAY_MINISTRY_BASE_URL", f"http://{host}:{ministry}"),
+        "GATEWAY_MINISTRY_CLIENT_ID": os.environ.get("GATEWAY_MINISTRY_CLIENT_ID", SANDBOX_CLIENT_ID),
+        "GATEWAY_MINISTRY_CLIENT_SECRET": os.environ.get("GATEWAY_MINISTRY_CLIENT_SECRET", SANDBOX_CLIENT_SECRET),
+        "GATEWAY_PROVINCE_CALLBACK_URL": os.environ.get(
+            "GATEWAY_PROVINCE_CALLBACK_URL", f"http://{host}:{province}/callbacks"),
+        "GATEWAY_PROVINCE_CALLBACK_SECRET": os.environ.get("GATEWAY_PROVINCE_CALLBACK_SECRET", DEMO_CALLBACK_SECRET),
+        "PROVINCE_SANDBOX_GATEWAY_URL": f"http://{host}:{gw}",
+        "PROVINCE_SANDBOX_API_KEY": DEMO_PROVINCE_KEY,
+        "GATEWAY_LOG_FORMAT": os.environ.get("GATEWAY_LOG_FORMAT", "console"),
+    }
+    migrated = subprocess.run([sys.executable, "-m", "gateway", "migrate"], env=env, check=False)
+    if migrated.returncode != 0:
+        return migrated.returncode
+
+    children = _children(host, gw, ministry, province)
+    try:
+        for child in children:
+            child.process = subprocess.Popen(child.args, env=env)  # noqa: S603 - our own console script
+            if not _wait_ready(child):
+                print(f"\n{child.name} did not start ({child.ready_url}); stopping.", file=sys.stderr)
+                return 1
+        _banner(host, gw, ministry, province, children)
+        while all(c.process is not None and c.process.poll() is None for c in children):
+            time.sleep(0.5)
+        print("\na process stopped; stopping the others.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(children)
+
+
+def _banner(host: str, gw: int, ministry: int, province: int, children: list[Child]) -> None:
+    names = {c.name for c in children}
+    lines = [
+        "",
+        "Social-assistance dossier gateway: demo running (Ctrl-C stops everything)",
+        f"  gateway            http://{host}:{gw}   (API docs: /docs, health: /health/ready, metrics: /metrics)",
+    ]
+    if "ministry sandbox" in names:
+        lines.append(f"  ministry sandbox   http://{host}:{ministry}/   (pending-reception queue, officer actions)")
+    if "province sandbox" in names:
+        lines.append(f"  province sandbox   http://{host}:{province}/   (post a sample dossier, see callbacks)")
+    lines += [
+        f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}",
+        "",
+        "Post a sample dossier with its attachment:",
+        f"  {sys.executable} -m adapters.province.post --gateway http://{host}:{gw} --api-key {DEMO_PROVINCE_KEY}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

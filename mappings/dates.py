@@ -20,10 +20,11 @@ VN_TZ = timezone(timedelta(hours=7))
 # The earliest birth year we accept: the personal-ID century table reaches back to 1800.
 MIN_BIRTH_YEAR = 1800
 
-_TIMESTAMP = re.compile(r"\d{14}")
-_BIRTH_FULL = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_BIRTH_MONTH = re.compile(r"(\d{1,2})/(\d{4})")
-_BIRTH_YEAR = re.compile(r"\d{4}")
+# [0-9], not \d: \d also matches other scripts' digits (e.g. fullwidth), which int() would accept.
+_TIMESTAMP = re.compile(r"[0-9]{14}")
+_BIRTH_FULL = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_BIRTH_MONTH = re.compile(r"([0-9]{1,2})/([0-9]{4})")
+_BIRTH_YEAR = re.compile(r"[0-9]{4}")
 
 
 def parse_timestamp(s: str) -> datetime:
@@ -56,19 +57,24 @@ def format_timestamp(dt: datetime) -> str:
 
 
 def to_iso(dt: datetime) -> str:
-    """ISO 8601 in Vietnam time with its offset, e.g. ``2024-01-15T08:30:00+07:00``.
+    """ISO 8601 in Vietnam time with its offset, to the second, e.g. ``2024-01-15T08:30:00+07:00``.
 
     Raises ``ValueError("naive_datetime")`` for a naive datetime.
     """
-    return _vn(dt).isoformat()
+    return _vn(dt).isoformat(timespec="seconds")
 
 
 def from_iso(s: str) -> datetime:
     """Parse an ISO 8601 datetime with offset into an aware datetime at +07:00.
 
-    Raises ``ValueError("naive_datetime")`` when the text has no offset.
+    Raises ``ValueError("invalid_timestamp")`` for text that is not ISO 8601 and
+    ``ValueError("naive_datetime")`` when the text has no offset.
     """
-    return _vn(datetime.fromisoformat(s))
+    try:
+        parsed = datetime.fromisoformat(s)
+    except (TypeError, ValueError):
+        raise ValueError("invalid_timestamp") from None
+    return _vn(parsed)
 
 
 def today_vn() -> date:
@@ -98,7 +104,8 @@ def parse_birth_date(s: str, today: date | None = None) -> PartialDate:
     if year < MIN_BIRTH_YEAR:
         raise ValueError("invalid_date")
     try:
-        earliest = date(year, month or 1, day or 1)
+        # Explicit None tests: ``month or 1`` would turn a month or day 0 into a real one.
+        earliest = date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError:
         raise ValueError("invalid_date") from None
     if earliest > (today or today_vn()):

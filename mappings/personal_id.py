@@ -15,7 +15,7 @@ from mappings._data import read_csv
 from mappings.model import PartialDate
 from mappings.tables import pre2025_province
 
-_ID = re.compile(r"\d{12}")
+_ID = re.compile(r"[0-9]{12}")  # not \d: other scripts' digits are no ID
 
 
 @dataclass(frozen=True)

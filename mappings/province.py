@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mappings.admin_units import translate_unit
-from mappings.dates import format_birth_date, parse_birth_date, parse_timestamp, today_vn
+from mappings.dates import parse_birth_date, parse_timestamp, today_vn
 from mappings.errors import FieldError
 from mappings.model import (
     Address,
@@ -45,8 +45,9 @@ from mappings.tables import (
 )
 
 # Circular 01/2018/TT-VPCP shape, loosely: <agency code>-<yyMMdd>-<sequence>; no logic on the parts.
-_DOSSIER_CODE = re.compile(r"[0-9A-Za-z.]+-\d{6}-\d{4,}")
-_PHONE = re.compile(r"(?:0|\+84)(?:[1-9]\d{8}|2\d{9})")  # mobile 0+9 digits; landline 02x+8 digits
+# [0-9] rather than \d throughout: \d also matches the digits of other scripts.
+_DOSSIER_CODE = re.compile(r"[0-9A-Za-z.]+-[0-9]{6}-[0-9]{4,}")
+_PHONE = re.compile(r"(?:0|\+84)(?:[1-9][0-9]{8}|2[0-9]{9})")  # mobile 0+9 digits; landline 02x+8 digits
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -82,10 +83,11 @@ class _Errors:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
 
-    def add(self, field: str, code: str, **params: Any) -> None:
+    def add(self, field: str, code: str, *, template: str | None = None, **params: Any) -> None:
+        """Record a fault; ``template`` picks another message (errors.yaml key) for the same code."""
         from mappings.tables import error_message
 
-        self.items.append(FieldError(field, code, error_message(code, field=field, **params)))
+        self.items.append(FieldError(field, code, error_message(template or code, field=field, **params)))
 
 
 def _join(path: str, key: str) -> str:
@@ -214,8 +216,9 @@ def _address(errs: _Errors, parent: Mapping[str, Any], base: str) -> Address | N
         province_code=unit.province_code,
         commune_code=unit.commune_code,
         detail=detail,
-        submitted_province_code=prov,
-        submitted_commune_code=comm,
+        # The normalised spelling: 8 and "08" are the same code and must fingerprint alike.
+        submitted_province_code=unit.submitted_province_code,
+        submitted_commune_code=unit.submitted_commune_code,
     )
 
 
@@ -244,7 +247,7 @@ def _beneficiary(
 
     pid = _text(errs, obj, "SoDinhDanh", path, max_len=_MAX["personal_id"])
     if pid is not None:
-        year = format_birth_date(birth) if birth else ""
+        year = str(birth.year) if birth else ""
         for code in check_personal_id(pid, birth, gender):
             errs.add(f"{path}.SoDinhDanh", code, value=_show(pid[:3]), year=year)
 
@@ -384,11 +387,25 @@ def _component_rules(
                         group=group.code,
                         expected=group.declaration_component,
                     )
+            if group is not None:
+                # The group fixes the form, so the form's companions (TK_1D → GXN_KHUYET_TAT) are due
+                # even when the form itself is missing or wrong: every fault is reported at once.
+                expected_form = component(group.declaration_component)
+                for needed in sorted(expected_form.requires if expected_form else ()):
+                    if needed not in present:
+                        missing(needed)
         else:
             allowed = sorted(c for c in proc.required_components if (f := component(c)) and f.is_declaration)
             for code, field in declarations.items():
                 if code not in proc.required_components:
-                    errs.add(field, "declaration_mismatch", component=code, group="", expected="/".join(allowed))
+                    errs.add(
+                        field,
+                        "declaration_mismatch",
+                        template="declaration_mismatch_procedure",
+                        component=code,
+                        procedure=proc.code,
+                        expected="/".join(allowed),
+                    )
 
     for _, code in components_seen:
         found = component(code)

@@ -181,9 +181,9 @@ def test_a_gateway_killed_mid_upload_leaves_nothing_half_written(db_url: str, tm
     finally:
         database.dispose()
 
-    with serve_gateway(env, tmp_path / "serve2.log") as gateway:
-        with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
-            assert post_multipart(http, PROVINCE_KEY, dossier, files).status_code == 202
+    with serve_gateway(env, tmp_path / "serve2.log") as gateway, \
+            httpx.Client(base_url=gateway.base_url, timeout=30) as http:
+        assert post_multipart(http, PROVINCE_KEY, dossier, files).status_code == 202
     # Leftover partial files are swept once they are surely abandoned.
     assert BlobStore(blob_dir).remove_stale_temp(older_than_s=0) >= 1
     assert not list((blob_dir / "tmp").glob("*.part"))

@@ -85,6 +85,8 @@ class Attachment(SQLModel, table=True):
     content_type: str = Field(sa_column=Column(String(64), nullable=False))
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    # The ministry's id for the uploaded file ("TT-…"), kept so that a retried delivery skips finished uploads.
+    ministry_file_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class DossierEvent(SQLModel, table=True):

@@ -3,7 +3,15 @@
 It knows nothing of dossiers.
 """
 
+from outbox.breaker import CircuitBreaker, CircuitState
+from outbox.dispatcher import Dispatcher, DispatcherConfig, Finish, Handler
+from outbox.errors import DeliveryError, PermanentError, TransientError
 from outbox.models import MessageState, OutboxMessage
-from outbox.store import cancel_pending, enqueue
+from outbox.retry import RetryPolicy
+from outbox.store import Message, cancel_pending, enqueue
 
-__all__ = ["MessageState", "OutboxMessage", "cancel_pending", "enqueue"]
+__all__ = [
+    "CircuitBreaker", "CircuitState", "DeliveryError", "Dispatcher", "DispatcherConfig", "Finish", "Handler",
+    "Message", "MessageState", "OutboxMessage", "PermanentError", "RetryPolicy", "TransientError",
+    "cancel_pending", "enqueue",
+]

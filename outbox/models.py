@@ -58,3 +58,4 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    replayed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
@@ -114,6 +115,7 @@ def upgrade() -> None:
         sa.Column("content_type", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("ministry_file_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["revision_id"],
             ["dossier_revision.id"],

@@ -1,0 +1,304 @@
+"""The dispatch loop: claim due messages under a lease, hand each to its kind's handler, record the outcome.
+
+Bounded concurrency (``concurrency`` messages at once per process), leases renewed while handlers
+run, a circuit breaker per target, and a clean stop that hands unfinished messages back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from sqlmodel import Session
+
+from outbox import store
+from outbox.breaker import CircuitBreaker, CircuitState
+from outbox.columns import utcnow
+from outbox.errors import DeliveryError, PermanentError, TransientError
+from outbox.retry import RetryPolicy
+from outbox.store import Message
+
+log = structlog.get_logger(__name__)
+
+Finish = Callable[[Session], None]
+"""What a handler wants written in the transaction that marks its message done."""
+
+SessionFactory = Callable[..., AbstractContextManager[Session]]
+"""``factory(write=True)`` opens a write transaction (committed on exit); e.g. ``Database.session``."""
+
+
+class Handler(Protocol):
+    """Delivers the messages of one kind to one target (the peer whose breaker guards it)."""
+
+    kind: str
+    target: str
+
+    async def handle(self, message: Message) -> Finish | None:
+        """Deliver; raise TransientError or PermanentError on failure. Any other exception counts as
+        transient (a bug, most likely: it is logged with its traceback and retried until it goes dead)."""
+        ...
+
+    def on_retry(self, session: Session, message: Message, error: DeliveryError) -> None:
+        """Record, in the rescheduling transaction, that an attempt failed and will be retried."""
+        ...
+
+    def on_dead(self, session: Session, message: Message, error: DeliveryError) -> None:
+        """Record, in the transaction that buries the message, that it failed for good."""
+        ...
+
+
+Observer = Callable[[Message, str, float], None]
+"""Called after each attempt with its outcome (``done``, ``retry``, ``dead``, ``lost``) and duration."""
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    """Tuning of one dispatcher process."""
+
+    concurrency: int = 8
+    lease_s: float = 60.0
+    poll_s: float = 1.0
+    attempt_timeout_s: float = 300.0
+    stop_grace_s: float = 10.0
+
+
+def default_owner() -> str:
+    """A lease owner name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    """Runs the handlers of the registered kinds over the outbox until stopped."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        handlers: Iterable[Handler],
+        *,
+        config: DispatcherConfig | None = None,
+        policy: RetryPolicy | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,
+        owner: str | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._handlers = {h.kind: h for h in handlers}
+        self.config = config or DispatcherConfig()
+        self.policy = policy or RetryPolicy()
+        self.breakers = breakers if breakers is not None else {}
+        for handler in self._handlers.values():
+            self.breakers.setdefault(handler.target, CircuitBreaker())
+        self.owner = owner or default_owner()
+        self._observer = observer
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def circuit_states(self) -> dict[str, CircuitState]:
+        """Each target's breaker state (for readiness and metrics)."""
+        return {target: breaker.state for target, breaker in self.breakers.items()}
+
+    def wake(self) -> None:
+        """Look for due messages now rather than at the next poll (e.g. right after an enqueue)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop claiming, finish or hand back what it holds, and return."""
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        """How many messages this process is handling now."""
+        return len(self._running)
+
+    async def run(self) -> None:
+        """Claim and dispatch until :meth:`stop`; then wait ``stop_grace_s`` and hand back the rest."""
+        log.info("dispatcher_started", owner=self.owner, kinds=sorted(self._handlers),
+                 concurrency=self.config.concurrency)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not self._stopping.is_set():
+                claimed = await self._claim_round()
+                if claimed:
+                    continue
+                self._wake.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_s)
+        finally:
+            heartbeat.cancel()
+            await self._shutdown()
+            log.info("dispatcher_stopped", owner=self.owner)
+
+    async def run_until_idle(self, within_s: float = 30.0) -> None:
+        """Dispatch until nothing is due or in flight (tests, one-shot CLI jobs); TimeoutError otherwise."""
+        deadline = time.monotonic() + within_s
+        while True:
+            claimed = await self._claim_round()
+            if not claimed and not self._running:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("outbox not idle")
+            if not claimed:
+                await asyncio.sleep(0.02)
+
+    async def _claim_round(self) -> int:
+        """Claim what the free capacity and the breakers allow, start a task per message."""
+        capacity = self.config.concurrency - len(self._running)
+        if capacity <= 0:
+            await asyncio.sleep(0.01)  # a slot frees when a task ends
+            return 0
+        plan: list[tuple[list[str], int, str]] = []
+        by_target: dict[str, list[str]] = {}
+        for kind, handler in self._handlers.items():
+            by_target.setdefault(handler.target, []).append(kind)
+        for target, kinds in by_target.items():
+            allowance = self.breakers[target].allowance()
+            if allowance == 0:
+                continue
+            plan.append((kinds, capacity if allowance is None else min(allowance, capacity), target))
+        if not plan:
+            return 0
+        claimed: list[tuple[Message, str]] = await asyncio.to_thread(self._claim, plan)
+        for message, target in claimed:
+            self.breakers[target].probe_started()
+            self._running[message.id] = asyncio.create_task(self._attempt(message))
+        return len(claimed)
+
+    def _claim(self, plan: list[tuple[list[str], int, str]]) -> list[tuple[Message, str]]:
+        out: list[tuple[Message, str]] = []
+        with self._sessions(write=True) as session:
+            for kinds, limit, target in plan:
+                for message in store.claim(session, owner=self.owner, kinds=kinds, limit=limit,
+                                           lease_s=self.config.lease_s):
+                    out.append((message, target))
+        return out
+
+    async def _attempt(self, message: Message) -> None:
+        handler = self._handlers[message.kind]
+        breaker = self.breakers[handler.target]
+        started = time.monotonic()
+        bound = log.bind(message_id=message.id, kind=message.kind, key=message.key, attempt=message.attempts)
+        outcome = "lost"
+        try:
+            try:
+                finish = await asyncio.wait_for(handler.handle(message), timeout=self.config.attempt_timeout_s)
+            except PermanentError as exc:
+                breaker.record_success()  # the peer answered, and clearly
+                outcome = await asyncio.to_thread(self._bury, handler, message, exc)
+                bound.warning("delivery_dead", error=exc.message, detail=exc.detail)
+            except TransientError as exc:
+                if exc.trips_breaker:
+                    breaker.record_failure()
+                else:
+                    breaker.record_neutral()
+                if exc.retry_after:
+                    breaker.hold(exc.retry_after)
+                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc)
+                bound.info("delivery_retry" if outcome == "retry" else "delivery_dead",
+                           error=exc.message, retry_after=exc.retry_after)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                breaker.record_neutral()
+                bound.exception("delivery_handler_error")
+                error = TransientError(f"{exc.__class__.__name__}: {exc}", trips_breaker=False,
+                                       detail={"exception": exc.__class__.__name__})
+                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, error)
+            else:
+                breaker.record_success()
+                outcome = await asyncio.to_thread(self._complete, message, finish)
+                bound.info("delivery_done", duration_ms=round((time.monotonic() - started) * 1000, 1))
+            if outcome == "lost":
+                bound.warning("lease_lost", detail="another worker took the message over; its outcome stands")
+        finally:
+            self._running.pop(message.id, None)
+            self._wake.set()
+            if self._observer is not None:
+                self._observer(message, outcome, time.monotonic() - started)
+
+    def _complete(self, message: Message, finish: Finish | None) -> str:
+        with self._sessions(write=True) as session:
+            if not store.complete(session, message.id, self.owner):
+                session.rollback()
+                return "lost"
+            if finish is not None:
+                finish(session)
+        return "done"
+
+    def _retry_or_bury(self, handler: Handler, message: Message, error: TransientError) -> str:
+        at = self.policy.next_attempt(attempts=message.attempts, created_at=message.age_from, now=utcnow(),
+                                      retry_after=error.retry_after)
+        if at is None:
+            return self._bury(handler, message, error)
+        with self._sessions(write=True) as session:
+            if not store.reschedule(session, message.id, self.owner, at=at, error=error.message,
+                                    detail=_detail(error)):
+                session.rollback()
+                return "lost"
+            handler.on_retry(session, message, error)
+        return "retry"
+
+    def _bury(self, handler: Handler, message: Message, error: DeliveryError) -> str:
+        with self._sessions(write=True) as session:
+            if not store.bury(session, message.id, self.owner, error=error.message, detail=_detail(error)):
+                session.rollback()
+                return "lost"
+            handler.on_dead(session, message, error)
+        return "dead"
+
+    async def _heartbeat(self) -> None:
+        interval = max(0.5, self.config.lease_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self._running)
+            if not ids:
+                continue
+            try:
+                kept = await asyncio.to_thread(self._renew, ids)
+            except Exception:
+                log.exception("lease_renewal_failed")
+                continue
+            for lost in set(ids) - kept:
+                if lost in self._running:
+                    log.warning("lease_lost", message_id=lost)
+
+    def _renew(self, ids: list[int]) -> set[int]:
+        with self._sessions(write=True) as session:
+            return store.renew(session, ids, self.owner, self.config.lease_s)
+
+    async def _shutdown(self) -> None:
+        if not self._running:
+            return
+        tasks = list(self._running.values())
+        _done, pending = await asyncio.wait(tasks, timeout=self.config.stop_grace_s)
+        if not pending:
+            return
+        ids = [mid for mid, task in self._running.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            released = await asyncio.to_thread(self._release, ids)
+            log.info("dispatcher_released", count=released)
+        except Exception:
+            log.exception("release_failed", detail="the leases will expire and the messages be retried")
+
+    def _release(self, ids: list[int]) -> int:
+        with self._sessions(write=True) as session:
+            return store.release(session, ids, self.owner)
+
+
+def _detail(error: DeliveryError) -> dict[str, Any] | None:
+    detail = dict(error.detail or {})
+    if isinstance(error, TransientError) and error.retry_after:
+        detail["retry_after"] = error.retry_after
+    return detail or None

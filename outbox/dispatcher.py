@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
@@ -138,17 +139,24 @@ class Dispatcher:
             await self._shutdown()
             log.info("dispatcher_stopped", owner=self.owner)
 
-    async def run_until_idle(self, within_s: float = 30.0) -> None:
-        """Dispatch until nothing is due or in flight (tests, one-shot CLI jobs); TimeoutError otherwise."""
+    async def run_until_idle(self, within_s: float = 30.0, *, horizon_s: float = 1.0) -> None:
+        """Dispatch until nothing is in flight and nothing falls due within ``horizon_s`` (tests, one-shot
+        jobs); TimeoutError if that takes longer than ``within_s``."""
         deadline = time.monotonic() + within_s
         while True:
             claimed = await self._claim_round()
             if not claimed and not self._running:
-                return
+                upcoming = await asyncio.to_thread(self._next_due)
+                if upcoming is None or (upcoming - utcnow()).total_seconds() > horizon_s:
+                    return
             if time.monotonic() > deadline:
                 raise TimeoutError("outbox not idle")
             if not claimed:
                 await asyncio.sleep(0.02)
+
+    def _next_due(self) -> datetime | None:
+        with self._sessions() as session:
+            return store.next_due(session, list(self._handlers))
 
     async def _claim_round(self) -> int:
         """Claim what the free capacity and the breakers allow, start a task per message."""

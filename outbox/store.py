@@ -216,3 +216,15 @@ def replay(session: Session, message_ids: Sequence[int]) -> int:
                 finished_at=None, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def next_due(session: Session, kinds: Sequence[str]) -> datetime | None:
+    """When the earliest pending message of ``kinds`` falls due (None when there is none)."""
+    m = _table()
+    found = session.execute(
+        select(m.c.next_attempt_at)
+        .where(m.c.state == MessageState.PENDING.value, m.c.kind.in_(list(kinds)))
+        .order_by(m.c.next_attempt_at)
+        .limit(1)
+    ).first()
+    return found[0] if found else None

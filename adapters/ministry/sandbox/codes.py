@@ -39,6 +39,9 @@ COMPONENT_CODES: Final = frozenset(
     }
 )
 
+# Decision 121-TCTK/PPCĐ: 54 ethnic groups, two-digit codes.
+ETHNIC_CODES: Final = frozenset(f"{n:02d}" for n in range(1, 55))
+
 SUBMISSION_CHANNELS: Final = frozenset({"TRUC_TIEP", "TRUC_TUYEN", "BUU_CHINH"})
 GENDERS: Final = frozenset({"NAM", "NU"})
 

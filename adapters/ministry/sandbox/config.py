@@ -1,47 +1,60 @@
 """Start-up configuration of the ministry sandbox.
 
-Every field is a plain value so a CLI can expose it as an option; the fault
-settings can also be changed while the sandbox runs (``PUT /sandbox/faults``).
+Every field is a plain value so a CLI can expose it as an option; the fault settings can also be
+replaced while the sandbox runs (``PUT /_sandbox/faults``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MIB = 1024 * 1024
 
-FaultKind = Literal["ok", "error_500", "error_503", "hang", "lost_answer", "rate_limited"]
+DEFAULT_CLIENT_ID = "sandbox-client"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a published sandbox credential
+
+FaultKind = Literal["ok", "error_500", "error_503", "rate_limited", "hang", "lost_answer"]
+FailStatus = Literal[429, 500, 502, 503, 504]
 
 
 class FaultSettings(BaseModel):
-    """What the sandbox does wrong, and how often.
+    """What the sandbox does wrong, where, and how often.
 
-    Probabilities are exclusive per request (one draw decides among 500, 503,
-    hang and lost answer), so their sum must not exceed 1. ``sequence`` and the
-    429 burst are consumed before any probability is drawn, which gives tests
-    a fully deterministic script without any RNG.
+    Only requests whose path starts with one of ``path_prefixes`` are touched. For each of them,
+    in this order: ``fail_next`` (answer ``status`` to the next N requests), then ``sequence``
+    (one scripted fault per request), then one random draw among the rates (exclusive, so their
+    sum must not exceed 1). The first two give tests a fully deterministic script.
+
+    ``hang`` processes the request at once and holds its answer back ``hang_seconds``;
+    ``lost_answer`` processes it, then drops the connection without a complete answer. Both
+    mean the ministry acted although the client saw no answer.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     error_500_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     error_503_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    error_503_retry_after: int | None = Field(
-        default=None, ge=1, description="Retry-After (s) sent with injected 503s; None = no header"
-    )
+    rate_limited_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="injected 429s")
     hang_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    hang_seconds: float = Field(
-        default=30.0, ge=0.0, description="sleep before processing; the request is then processed normally"
+    lost_answer_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    error_503_retry_after: int | None = Field(
+        default=1, ge=0, description="Retry-After (s) sent with injected 503s; None = no header"
     )
-    lost_answer_rate: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="the action is performed, then the connection is dropped"
-    )
-    burst_429_count: int = Field(default=0, ge=0, description="the next N matching requests get 429")
-    burst_429_retry_after: int = Field(default=1, ge=1)
+    rate_limited_retry_after: int = Field(default=1, ge=1, description="Retry-After (s) of injected 429s")
+    hang_seconds: float = Field(default=30.0, ge=0.0, description="how long an answer is held back")
+
+    fail_next: int = Field(default=0, ge=0, description="the next N matching requests get `status`")
+    status: FailStatus = Field(default=503, description="status of the `fail_next` answers")
     sequence: list[FaultKind] = Field(
         default_factory=list, description="scripted faults for the next matching requests, in order"
+    )
+
+    path_prefixes: list[str] = Field(
+        default_factory=lambda: ["/api/v1/"],
+        description="faults touch only these paths; add /oauth2/token to fault the token endpoint",
     )
     token_max_age_seconds: float | None = Field(
         default=None, gt=0, description="tokens die this long after issue, whatever expires_in said"
@@ -49,15 +62,27 @@ class FaultSettings(BaseModel):
     feed_redeliver_rate: float = Field(
         default=0.0, ge=0.0, le=1.0, description="a change-feed page's cursor lags one entry (redelivery)"
     )
-    path_prefixes: list[str] = Field(default_factory=lambda: ["/api/v1/"])
-    include_token_endpoint: bool = False
-    seed: int | None = Field(default=None, description="seed of the fault RNG (deterministic runs)")
+    seed: int | None = Field(default=None, description="seed of the fault RNG (reproducible runs)")
+
+    @field_validator("path_prefixes")
+    @classmethod
+    def _absolute(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            if not prefix.startswith("/"):
+                raise ValueError(f"path prefix {prefix!r} must start with /")
+        return prefixes
 
     @model_validator(mode="after")
     def _rates_fit(self) -> FaultSettings:
-        total = self.error_500_rate + self.error_503_rate + self.hang_rate + self.lost_answer_rate
+        total = (
+            self.error_500_rate
+            + self.error_503_rate
+            + self.rate_limited_rate
+            + self.hang_rate
+            + self.lost_answer_rate
+        )
         if total > 1.0 + 1e-9:
-            raise ValueError("error_500_rate + error_503_rate + hang_rate + lost_answer_rate must be <= 1")
+            raise ValueError("the five fault rates must add up to at most 1")
         return self
 
 
@@ -72,14 +97,15 @@ class RateLimitSettings(BaseModel):
 
 
 class SandboxConfig(BaseModel):
-    """Everything the sandbox needs at start; defaults match the contract and ``make run``."""
+    """Everything the sandbox needs at start; the defaults match the contract and ``make run``."""
 
     model_config = ConfigDict(extra="forbid")
 
     clients: dict[str, str] = Field(
-        default_factory=lambda: {"demo-gateway": "demo-secret"}, description="client_id -> client_secret"
+        default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET},
+        description="client_id -> client_secret",
     )
-    token_lifetime_seconds: int = Field(default=300, ge=1)
+    token_lifetime_seconds: int = Field(default=300, ge=1, description="expires_in of issued tokens")
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
     max_file_bytes: int = Field(default=20 * MIB, ge=1)
@@ -90,5 +116,14 @@ class SandboxConfig(BaseModel):
     idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
     request_log_limit: int = Field(default=100_000, ge=1, description="oldest entries are dropped past it")
     max_json_bytes: int = Field(default=1 * MIB, ge=1024)
-    access_log: bool = False
-    graceful_shutdown_seconds: float = Field(default=2.0, ge=0)
+    page_refresh_seconds: int = Field(default=5, ge=1, description="meta refresh of the HTML page")
+
+    @field_validator("clients")
+    @classmethod
+    def _some_client(cls, clients: dict[str, str]) -> dict[str, str]:
+        if not clients:
+            raise ValueError("at least one client is required")
+        for client_id, secret in clients.items():
+            if not client_id or not secret:
+                raise ValueError("client ids and secrets must not be empty")
+        return clients

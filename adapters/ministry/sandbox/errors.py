@@ -110,3 +110,12 @@ class OAuthError(Exception):
         if self.error == "invalid_token":
             headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return json_response(self.status, {"error": self.error}, headers)
+
+
+def wrong_state(status: str, wanted: str) -> SandboxError:
+    """409 TRANG_THAI_KHONG_PHU_HOP: the dossier is in ``status``, the call needs ``wanted``."""
+    return SandboxError(
+        409,
+        "TRANG_THAI_KHONG_PHU_HOP",
+        [FieldError("trangThai", f"Hồ sơ đang ở trạng thái {status}, cần {wanted}")],
+    )

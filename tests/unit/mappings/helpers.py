@@ -20,17 +20,26 @@ def facts(data: bytes) -> AttachmentFacts:
     return AttachmentFacts(sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type="application/pdf")
 
 
-def files_for(raw: Mapping[str, Any]) -> dict[str, bytes]:
-    """One distinct PDF per file declared in ``raw["TaiLieuNop"]``."""
-    return {str(item["TepDinhKemId"]): sample_pdf_bytes(f"file {item['TepDinhKemId']}") for item in raw["TaiLieuNop"]}
+def files_for(raw: Any) -> dict[str, bytes]:
+    """One distinct PDF per file declared in ``raw["TaiLieuNop"]`` (none for a malformed list)."""
+    items = raw.get("TaiLieuNop") if isinstance(raw, Mapping) else None
+    if not isinstance(items, list):
+        return {}
+    return {
+        str(item["TepDinhKemId"]): sample_pdf_bytes(f"file {item['TepDinhKemId']}")
+        for item in items
+        if isinstance(item, Mapping) and item.get("TepDinhKemId") is not None
+    }
 
 
-def attachments_for(raw: Mapping[str, Any]) -> dict[str, AttachmentFacts]:
+def attachments_for(raw: Any) -> dict[str, AttachmentFacts]:
     """Measured facts of :func:`files_for`."""
     return {file_id: facts(data) for file_id, data in files_for(raw).items()}
 
 
-def parse(raw: Any, attachments: Mapping[str, AttachmentFacts] | None = None) -> tuple[Dossier | None, list[FieldError]]:
+def parse(
+    raw: Any, attachments: Mapping[str, AttachmentFacts] | None = None
+) -> tuple[Dossier | None, list[FieldError]]:
     """``parse_dossier`` at :data:`TODAY`, with the declared files attached unless told otherwise."""
     if attachments is None:
         attachments = attachments_for(raw)

@@ -1,0 +1,62 @@
+"""The log of requests the sandbox received, so tests can count what the client really sent."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class LoggedRequest:
+    """One request: filled in as it goes through the sandbox, final once answered."""
+
+    seq: int
+    time: str
+    method: str
+    path: str
+    query: str
+    idempotency_key: str | None
+    client_id: str | None = None
+    status: int | None = None  # what the sandbox answered (or would have, for a lost answer)
+    fault: str | None = None  # the injected fault, if any
+    replayed: bool = False  # Idempotent-Replayed: true
+    answered: bool = True  # False when the answer was deliberately lost
+    duration_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+class RequestLog:
+    """A bounded, thread-safe list of LoggedRequest, oldest first."""
+
+    def __init__(self, limit: int) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[LoggedRequest] = deque(maxlen=limit)
+        self._seq = 0
+
+    def start(self, *, time: str, method: str, path: str, query: str, idempotency_key: str | None) -> LoggedRequest:
+        """A new entry for a request that just arrived."""
+        with self._lock:
+            self._seq += 1
+            entry = LoggedRequest(self._seq, time, method, path, query, idempotency_key)
+            self._entries.append(entry)
+            return entry
+
+    def entries(self, *, path_prefix: str | None = None, method: str | None = None) -> list[LoggedRequest]:
+        """The entries, optionally only those under ``path_prefix`` and/or with ``method``."""
+        with self._lock:
+            return [
+                e for e in self._entries
+                if (path_prefix is None or e.path.startswith(path_prefix))
+                and (method is None or e.method == method.upper())
+            ]
+
+    def reset(self) -> None:
+        """Empty the log."""
+        with self._lock:
+            self._entries.clear()
+            self._seq = 0

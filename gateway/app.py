@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from gateway.blobs import BlobStore
 from gateway.db import Database, create_database
+from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
 from gateway.middleware import RequestContextMiddleware
@@ -33,10 +35,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         blobs.remove_stale_temp()
         app.state.database = db
         app.state.blobs = blobs
-        log.info("gateway_started", database=db.dialect, blob_dir=str(settings.blob_dir))
+        app.state.worker = None
+        worker_task: asyncio.Task[None] | None = None
+        if settings.embedded_worker:
+            if settings.delivery_configured:
+                app.state.worker = Worker(settings, db, blobs)
+                worker_task = asyncio.create_task(app.state.worker.run())
+            else:
+                log.warning("delivery_disabled", reason="GATEWAY_MINISTRY_CLIENT_ID/SECRET unset: dossiers are "
+                            "accepted and queued, nothing is delivered until they are set")
+        log.info("gateway_started", database=db.dialect, blob_dir=str(settings.blob_dir),
+                 embedded_worker=worker_task is not None)
         try:
             yield
         finally:
+            if worker_task is not None:
+                app.state.worker.stop()
+                await worker_task
             if database is None:
                 db.dispose()
 

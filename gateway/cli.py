@@ -73,6 +73,47 @@ def serve(
                 timeout_graceful_shutdown=10)
 
 
+@app.command()
+def worker(
+    concurrency: int = typer.Option(0, help="Messages handled at once (default GATEWAY_WORKER_CONCURRENCY)."),
+) -> None:
+    """Run the delivery dispatcher alone; any number may share one PostgreSQL."""
+    import asyncio
+
+    from gateway.blobs import BlobStore
+    from gateway.db import create_database
+    from gateway.delivery.worker import run_standalone
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    _require_migrated(settings)
+    if not settings.delivery_configured:
+        err.print("[red]refusing to start:[/red] GATEWAY_MINISTRY_CLIENT_ID and GATEWAY_MINISTRY_CLIENT_SECRET "
+                  "must be set for the worker to deliver anything")
+        raise typer.Exit(2)
+    db = create_database(settings.database_url)
+    blobs = BlobStore(settings.blob_dir)
+    try:
+        asyncio.run(run_standalone(settings, db, blobs, concurrency or None))
+    finally:
+        db.dispose()
+
+
+@sandbox_app.command("ministry")
+def sandbox_ministry(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8001, help="Port to listen on."),
+) -> None:
+    """Run the ministry sandbox: the social-assistance software's API, faults injectable at run time."""
+    import uvicorn
+
+    from adapters.ministry.sandbox.app import create_app as create_sandbox
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_sandbox(), host=host, port=port, log_config=None, access_log=False)
+
+
 def main() -> None:
     """Entry point for ``python -m gateway``."""
     app(args=sys.argv[1:])

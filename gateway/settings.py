@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
 
+    # Delivery (the outbox dispatcher and the ministry client).
+    ministry_timeout_s: float = 30.0
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    outbox_lease_s: float = Field(default=120.0, gt=0)
+    outbox_poll_s: float = Field(default=1.0, gt=0)
+    retry_base_s: float = Field(default=2.0, gt=0)
+    retry_cap_s: float = Field(default=300.0, gt=0)
+    retry_max_attempts: int = Field(default=25, ge=1)
+    retry_max_age_s: float = Field(default=3 * 24 * 3600.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cool_down_s: float = Field(default=5.0, gt=0)
+
     # Intake limits.
     max_file_bytes: int = 20 * MIB
     max_total_bytes: int = 100 * MIB
@@ -94,6 +106,11 @@ class Settings(BaseSettings):
     def api_clients(self) -> tuple[ApiClient, ...]:
         """The parsed ``GATEWAY_API_KEYS``."""
         return parse_api_keys(self.api_keys.get_secret_value() if self.api_keys else None)
+
+    @property
+    def delivery_configured(self) -> bool:
+        """True when the ministry client credentials are set (else nothing can be delivered)."""
+        return bool(self.ministry_client_id and self.ministry_client_secret)
 
     @property
     def is_sqlite(self) -> bool:

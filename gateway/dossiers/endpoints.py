@@ -60,6 +60,8 @@ async def submit_dossier(
         INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
         raise
     INTAKE_REQUESTS.labels(result=str(receipt.status_code)).inc()
+    if receipt.status_code == 202 and (worker := getattr(request.app.state, "worker", None)) is not None:
+        worker.wake()  # deliver now rather than at the next poll
     return JSONResponse(receipt.body, status_code=receipt.status_code,
                         headers={"Location": receipt.body["links"]["self"]})
 

@@ -1,0 +1,1 @@
+"""Delivery of stored dossiers to the ministry: the outbox handlers and the worker that runs them."""

@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from outbox.columns import UTCDateTime, utcnow
@@ -51,6 +63,14 @@ class Dossier(SQLModel, table=True):
     ministry_status: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     national_status: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # When the ministry's status last changed (the change feed's thoiDiem): older changes never overwrite it.
+    ministry_status_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    is_final: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # The ministry's decision (DA_PHE_DUYET quyetDinh), as structured fields.
+    decision_number: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    decision_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))  # YYYY-MM-DD
+    monthly_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # VND
+    first_month: str | None = Field(default=None, sa_column=Column(String(7), nullable=True))  # YYYY-MM
     client_name: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
@@ -105,3 +125,31 @@ class DossierEvent(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class MinistryChange(SQLModel, table=True):
+    """One entry of the ministry's change feed, recorded once however often the feed repeats it."""
+
+    __tablename__ = "ministry_change"
+    __table_args__ = (Index("ix_ministry_change_ministry_id", "ministry_id"),)
+
+    change_key: str = Field(sa_column=Column(String(64), primary_key=True))  # sha256 of id|trangThai|thoiDiem
+    ministry_id: str = Field(sa_column=Column(String(64), nullable=False))
+    ma_ho_so: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    dossier_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SyncCursor(SQLModel, table=True):
+    """A feed cursor, and the lease that lets only one reconciler advance it at a time."""
+
+    __tablename__ = "sync_cursor"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from functools import cache, cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -80,6 +81,10 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cool_down_s: float = Field(default=5.0, gt=0)
 
+    # Deadlines: days the government announces each year on top of the `holidays` package's calendar.
+    calendar_extra_days_off: list[date] = Field(default_factory=list)
+    calendar_extra_workdays: list[date] = Field(default_factory=list)
+
     # Intake limits.
     max_file_bytes: int = 20 * MIB
     max_total_bytes: int = 100 * MIB
@@ -106,6 +111,18 @@ class Settings(BaseSettings):
     def api_clients(self) -> tuple[ApiClient, ...]:
         """The parsed ``GATEWAY_API_KEYS``."""
         return parse_api_keys(self.api_keys.get_secret_value() if self.api_keys else None)
+
+    @model_validator(mode="after")
+    def _callback_needs_secret(self) -> Settings:
+        if self.province_callback_url and not self.province_callback_secret:
+            raise ValueError("GATEWAY_PROVINCE_CALLBACK_SECRET must be set when GATEWAY_PROVINCE_CALLBACK_URL is: "
+                             "the province rejects unsigned callbacks")
+        return self
+
+    @property
+    def callbacks_configured(self) -> bool:
+        """True when status callbacks go to the province."""
+        return bool(self.province_callback_url and self.province_callback_secret)
 
     @property
     def delivery_configured(self) -> bool:

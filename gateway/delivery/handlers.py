@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,10 +20,12 @@ from sqlmodel import Session, col
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.errors import MinistryError
 from gateway.blobs import BlobStore
+from gateway.callbacks.events import DELIVERED, DELIVERED_TEXT, SYNC_FAILED, enqueue_callback
 from gateway.db import Database
 from gateway.delivery.errors import translate
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState
 from mappings.canonical import dossier_from_json
+from mappings.dates import to_iso
 from mappings.ministry import to_ministry_body, to_supplement_body
 from mappings.tables import national_status
 from outbox import DeliveryError, Finish, Message, PermanentError
@@ -61,6 +64,7 @@ class _Job:
     delivered_revision: int | None
     ministry_id: str | None
     ministry_status: str | None
+    due_at: datetime | None
 
 
 class _Base:
@@ -69,10 +73,11 @@ class _Base:
     kind: str
     target = MINISTRY
 
-    def __init__(self, db: Database, blobs: BlobStore, client: MinistryClient) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, client: MinistryClient, *, notify: bool = False) -> None:
         self.db = db
         self.blobs = blobs
         self.client = client
+        self.notify = notify  # enqueue province callbacks (GATEWAY_PROVINCE_CALLBACK_URL is set)
 
     def _load(self, payload: dict[str, Any]) -> _Job | None:
         with self.db.session() as session:
@@ -96,7 +101,7 @@ class _Base:
             ]
             return _Job(dossier.id, dossier.ma_ho_so, revision.id, revision.revision, revision.state,
                         dict(revision.content), files, dossier.delivered_revision, dossier.ministry_id,
-                        dossier.ministry_status)
+                        dossier.ministry_status, dossier.due_at)
 
     async def _upload(self, files: list[_File]) -> dict[str, str]:
         """Upload what is not uploaded yet; returns TepDinhKemId -> ministry file id."""
@@ -157,8 +162,8 @@ class _Base:
             assert dossier is not None
             dossier.delivered_revision = job.revision
             dossier.delivery_state = DeliveryState.DELIVERED
-            dossier.ministry_status = RECEIVED  # the contract: bo-sung moves it back to DA_TIEP_NHAN
-            dossier.national_status = national_status(RECEIVED)
+            # bo-sung moves it back to DA_TIEP_NHAN; the change feed reports that, and the reconciler
+            # records it and tells the province.
             dossier.updated_at = now
             session.add(dossier)
             session.add(DossierEvent(dossier_id=job.dossier_id, kind="supplement_delivered", revision=job.revision,
@@ -199,8 +204,13 @@ class _Base:
             .where(col(Dossier.id) == dossier_id, col(Dossier.delivered_revision).is_(None))
             .values(delivery_state=DeliveryState.DEAD, updated_at=utcnow())
         )
-        session.add(DossierEvent(dossier_id=dossier_id, kind="delivery_failed", revision=number, at=utcnow(),
+        now = utcnow()
+        session.add(DossierEvent(dossier_id=dossier_id, kind="delivery_failed", revision=number, at=now,
                                  detail={"kind": message.kind, "error": error.message, **(error.detail or {})}))
+        dossier = session.get(Dossier, dossier_id)
+        if dossier is not None:
+            enqueue_callback(session, dossier, SYNC_FAILED, at=now, ministry_status=dossier.ministry_status,
+                             text=failure_text(error), enabled=self.notify)
 
 
 class DeliverDossierHandler(_Base):
@@ -228,6 +238,8 @@ class DeliverDossierHandler(_Base):
         await asyncio.to_thread(self._set_delivering, job.dossier_id)
         file_ids = await self._upload(job.files)
         body = to_ministry_body(dossier_from_json(job.content), file_ids)
+        if body.get("ngayHenTra") is None and job.due_at is not None:
+            body["ngayHenTra"] = to_iso(job.due_at)  # computed from the procedure's legal time at intake
         try:
             created = await self.client.create_dossier(body, idempotency_key=f"hs-{job.revision_id}")
         except MinistryError as exc:
@@ -253,6 +265,8 @@ class DeliverDossierHandler(_Base):
                 detail={"ministry_id": created.id, "status": status, "already_existed": created.already_existed,
                         "files": len(file_ids)},
             ))
+            enqueue_callback(session, dossier, DELIVERED, at=now, ministry_status=dossier.ministry_status,
+                             text=DELIVERED_TEXT, enabled=self.notify)
             log.info("dossier_delivered", ma_ho_so=job.ma_ho_so, revision=job.revision, ministry_id=created.id,
                      already_existed=created.already_existed)
 
@@ -273,3 +287,11 @@ class SupplementDossierHandler(_Base):
             raise PermanentError("a supplement needs a dossier the ministry already holds",
                                  detail={"maLoi": "not_delivered"})
         return await self._supplement(job)
+
+
+def failure_text(error: DeliveryError) -> str:
+    """The reasons of a failed delivery for the province's officer: the ministry's own words when it gave any."""
+    details = (error.detail or {}).get("chiTiet") or []
+    reasons = "; ".join(f"{d.get('truong')}: {d.get('thongDiep')}" for d in details if isinstance(d, dict))
+    head = (error.detail or {}).get("thongDiep") or error.message
+    return f"{head} ({reasons})" if reasons else str(head)

@@ -1,16 +1,23 @@
-"""The delivery worker: a dispatcher with the ministry handlers, in ``serve`` or alone (``gateway worker``)."""
+"""The worker: the outbox dispatcher (ministry deliveries, province callbacks) and the reconciler.
+
+Runs inside ``serve`` (default) or alone as ``gateway worker``; any number may share one PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 
+import httpx
 import structlog
 
 from adapters.ministry.client import MinistryClient
 from gateway.blobs import BlobStore
+from gateway.callbacks.handler import PROVINCE, ProvinceCallbackHandler
 from gateway.db import Database
 from gateway.delivery.handlers import MINISTRY, DeliverDossierHandler, SupplementDossierHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
+from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
 from outbox import CircuitBreaker, Dispatcher, DispatcherConfig, Handler, Message, RetryPolicy
 from outbox.columns import utcnow
@@ -25,10 +32,10 @@ def _observe(message: Message, outcome: str, _duration_s: float) -> None:
 
 
 class Worker:
-    """Owns the ministry client and the dispatcher; ``run()`` until ``stop()``."""
+    """Owns the peer clients, the dispatcher and the reconciler; ``run()`` until ``stop()``."""
 
     def __init__(self, settings: Settings, db: Database, blobs: BlobStore, *, concurrency: int | None = None,
-                 client: MinistryClient | None = None) -> None:
+                 client: MinistryClient | None = None, reconcile: bool = True) -> None:
         if not settings.delivery_configured and client is None:
             raise ValueError("GATEWAY_MINISTRY_CLIENT_ID and GATEWAY_MINISTRY_CLIENT_SECRET must be set to deliver")
         secret = settings.ministry_client_secret.get_secret_value() if settings.ministry_client_secret else ""
@@ -36,8 +43,17 @@ class Worker:
             settings.ministry_base_url, settings.ministry_client_id or "", secret,
             timeout=settings.ministry_timeout_s,
         )
-        handlers: list[Handler] = [DeliverDossierHandler(db, blobs, self.client),
-                                   SupplementDossierHandler(db, blobs, self.client)]
+        notify = settings.callbacks_configured
+        self.callback_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False,
+                                               headers={"User-Agent": "sa-gateway callbacks"})
+        handlers: list[Handler] = [
+            DeliverDossierHandler(db, blobs, self.client, notify=notify),
+            SupplementDossierHandler(db, blobs, self.client, notify=notify),
+        ]
+        if notify and settings.province_callback_url and settings.province_callback_secret:
+            handlers.append(ProvinceCallbackHandler(self.callback_http, settings.province_callback_url,
+                                                    settings.province_callback_secret.get_secret_value()))
+        breaker = {"threshold": settings.breaker_threshold, "cool_down_s": settings.breaker_cool_down_s}
         self.dispatcher = Dispatcher(
             db.session,
             handlers,
@@ -46,9 +62,13 @@ class Worker:
                                     attempt_timeout_s=max(60.0, settings.ministry_timeout_s * 10)),
             policy=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
                                max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s),
-            breakers={MINISTRY: CircuitBreaker(threshold=settings.breaker_threshold,
-                                               cool_down_s=settings.breaker_cool_down_s)},
+            breakers={MINISTRY: CircuitBreaker(**breaker), PROVINCE: CircuitBreaker(**breaker)},  # type: ignore[arg-type]
             observer=_observe,
+        )
+        self.reconciler = (
+            Reconciler(db, self.client, interval_s=settings.reconcile_interval_s, notify=notify,
+                       owner=self.dispatcher.owner)
+            if reconcile else None
         )
 
     def circuit(self) -> str:
@@ -60,21 +80,25 @@ class Worker:
         self.dispatcher.wake()
 
     def stop(self) -> None:
-        """Stop claiming; ``run()`` returns once in-flight work is finished or handed back."""
+        """Stop claiming and polling; ``run()`` returns once in-flight work is finished or handed back."""
         self.dispatcher.stop()
+        if self.reconciler is not None:
+            self.reconciler.stop()
 
     async def run(self) -> None:
-        """Dispatch until stopped, then close the ministry client."""
+        """Dispatch and reconcile until stopped, then close the clients."""
         try:
-            await self.dispatcher.run()
+            tasks = [self.dispatcher.run()]
+            if self.reconciler is not None:
+                tasks.append(self.reconciler.run())
+            await asyncio.gather(*tasks)
         finally:
             await self.client.aclose()
+            await self.callback_http.aclose()
 
 
 async def run_standalone(settings: Settings, db: Database, blobs: BlobStore, concurrency: int | None) -> None:
     """``gateway worker``: run until SIGINT/SIGTERM."""
-    import signal
-
     worker = Worker(settings, db, blobs, concurrency=concurrency)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

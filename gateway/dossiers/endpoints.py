@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import anyio
@@ -53,7 +54,10 @@ async def submit_dossier(
     try:
         submission = await receive_submission(request, settings, blobs)
         try:
-            receipt = await anyio.to_thread.run_sync(service.submit_dossier, db, submission, principal.name)
+            receipt = await anyio.to_thread.run_sync(
+                functools.partial(service.submit_dossier, db, submission, principal.name,
+                                  extra_days_off=settings.calendar_extra_days_off,
+                                  extra_workdays=settings.calendar_extra_workdays))
         finally:
             submission.discard()
     except Problem as problem:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -15,8 +17,11 @@ from gateway.db import Database
 from gateway.dossiers.receive import Submission
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState, new_id
 from gateway.problems import Problem
+from mappings.calendar import add_working_days
 from mappings.canonical import dossier_to_json, fingerprint
+from mappings.model import Dossier as DomainDossier
 from mappings.province import parse_dossier
+from mappings.tables import procedure
 from outbox import cancel_pending, enqueue
 from outbox.columns import utcnow
 
@@ -45,7 +50,8 @@ def _receipt_body(dossier: Dossier, revision: int) -> dict[str, Any]:
     }
 
 
-def submit_dossier(db: Database, submission: Submission, client_name: str) -> Receipt:
+def submit_dossier(db: Database, submission: Submission, client_name: str, *,
+                   extra_days_off: Collection[date] = (), extra_workdays: Collection[date] = ()) -> Receipt:
     """Validate a received submission and store it durably; raises :class:`Problem` on any fault.
 
     The staged files are committed to the blob store before the transaction (a row never points at
@@ -92,7 +98,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str) -> Re
         now = utcnow()
         row.current_revision = number
         row.procedure_code = dossier.procedure_code
-        row.due_at = dossier.due_at
+        row.due_at = dossier.due_at or _promised_date(dossier, extra_days_off, extra_workdays)
         row.updated_at = now
         if row.delivered_revision is None:
             row.delivery_state = DeliveryState.QUEUED
@@ -103,6 +109,15 @@ def submit_dossier(db: Database, submission: Submission, client_name: str) -> Re
         log.info("dossier_received", ma_ho_so=row.ma_ho_so, revision=number, kind=kind,
                  files=len(submission.files), client=client_name)
         return Receipt(202, _receipt_body(row, number))
+
+
+def _promised_date(dossier: DomainDossier, days_off: Collection[date], workdays: Collection[date]) -> datetime | None:
+    """NgayHenTra when the province sent none: the procedure's legal time in working days from reception."""
+    found = procedure(dossier.procedure_code)
+    if found is None or not found.processing_days:
+        return None
+    return add_working_days(dossier.received_at, found.processing_days, extra_days_off=days_off,
+                            extra_workdays=workdays)
 
 
 def _insert_if_absent(session: Session, code: str, procedure_code: str, client_name: str) -> None:

@@ -116,6 +116,16 @@ class SandboxConfig(BaseModel):
     idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
     request_log_limit: int = Field(default=100_000, ge=1, description="oldest entries are dropped past it")
     max_json_bytes: int = Field(default=1 * MIB, ge=1024)
+    optional_fields: list[str] = Field(
+        # The contract shows only ghiChu as null. A paper dossier may lack the applicant's ID, phone or
+        # relation and the street detail; a ministry refusing those would refuse real citizens, so the
+        # sandbox takes them as optional (our reading; the gateway always computes ngayHenTra).
+        default_factory=lambda: [
+            "ghiChu", "nguoiNop.soDinhDanh", "nguoiNop.soDienThoai", "nguoiNop.quanHeVoiDoiTuong",
+            "doiTuong.noiThuongTru.diaChiChiTiet",
+        ],
+        description="body fields (dotted paths) that may be null or absent",
+    )
     page_refresh_seconds: int = Field(default=5, ge=1, description="meta refresh of the HTML page")
 
     @field_validator("clients")

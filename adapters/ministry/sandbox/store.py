@@ -174,6 +174,11 @@ class SandboxStore:
                 return None
             return stored
 
+    def files(self) -> list[StoredFile]:
+        """Every live stored file, oldest first."""
+        with self.lock:
+            return [f for f in self._files.values() if not self._expired(f)]
+
     def _expired(self, stored: StoredFile) -> bool:
         return stored.used_by is None and self._clock.monotonic() - stored.created_mono > self._retention
 
@@ -185,8 +190,13 @@ class SandboxStore:
         for file_id in [f.id for f in self._files.values() if self._expired(f)]:
             del self._files[file_id]
 
-    def _claim_files(self, owner: str, components: list[dict[str, Any]], base: str) -> list[str]:
-        """Check every referenced file (§5 rule); returns the ids to mark used, or raises 400."""
+    def _claim_files(
+        self, owner: str, components: list[dict[str, Any]], base: str, dossier_id: str | None = None
+    ) -> list[str]:
+        """Check every referenced file (§5 rule); returns the ids to mark used, or raises 400.
+
+        A file already in ``dossier_id`` (a supplement repeating one) is not "used by another dossier".
+        """
         errors: list[FieldError] = []
         seen: set[str] = set()
         ids: list[str] = []
@@ -197,7 +207,7 @@ class SandboxStore:
                 if stored is None or stored.owner != owner:
                     # Another client's file is reported as unknown: its existence is not ours to learn.
                     errors.append(FieldError(path, f"Tệp {file_id} không tồn tại hoặc đã hết hạn"))
-                elif stored.used_by is not None:
+                elif stored.used_by is not None and stored.used_by != dossier_id:
                     errors.append(FieldError(path, f"Tệp {file_id} đã được dùng cho hồ sơ khác"))
                 elif file_id in seen:
                     errors.append(FieldError(path, f"Tệp {file_id} được khai nhiều lần"))
@@ -270,7 +280,7 @@ class SandboxStore:
             if dossier.status != codes.YEU_CAU_BO_SUNG:
                 raise wrong_state(str(dossier.status), codes.YEU_CAU_BO_SUNG)
             added = copy.deepcopy(components)
-            file_ids = self._claim_files(owner, added, "thanhPhanHoSo")
+            file_ids = self._claim_files(owner, added, "thanhPhanHoSo", dossier.id)
             for file_id in file_ids:
                 self._files[file_id].used_by = dossier.id
             dossier.components.extend(added)
@@ -362,7 +372,9 @@ class SandboxStore:
     def changes(self, *, owner: str, after: int, limit: int, lag_one: bool = False) -> ChangePage:
         """Up to ``limit`` of ``owner``'s changes after change number ``after``, oldest first.
 
-        ``lag_one`` (a fault) returns a cursor one entry short, so the last entry comes again.
+        ``lag_one`` (a fault) returns, for a page of two or more, a cursor one entry short, so the
+        last entry comes again on the next page; single-entry pages never lag, so the feed always
+        moves on, even at a redelivery rate of 1.
         """
         with self.lock:
             seqs = self._feed_seqs.get(owner, [])
@@ -370,11 +382,11 @@ class SandboxStore:
             start = bisect.bisect_right(seqs, after)
             stop = min(start + limit, len(seqs))
             page = [copy.deepcopy(e) for e in entries[start:stop]]
-            if stop > start:
-                last = seqs[stop - 2] if lag_one and stop - start >= 2 else seqs[stop - 1]
-                if lag_one and stop - start == 1:
-                    last = after
+            if stop == start:
+                last = after  # nothing new: the cursor stands still and stays valid
+            elif lag_one and stop - start >= 2:
+                last = seqs[stop - 2]
             else:
-                # Nothing new: the cursor stands still, so it stays valid for the next poll.
-                last = after
-            return ChangePage(page, self.encode_cursor(last), stop < len(seqs))
+                last = seqs[stop - 1]
+            more = bisect.bisect_right(seqs, last) < len(seqs)
+            return ChangePage(page, self.encode_cursor(last), more)

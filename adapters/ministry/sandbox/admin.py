@@ -1,0 +1,179 @@
+"""The sandbox's own endpoints under ``/_sandbox``: faults, tokens, reset, request log, the queues,
+and the officer's actions. Not part of the contract; no authentication (bind to loopback).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from adapters.ministry.sandbox import codes
+from adapters.ministry.sandbox.api import State
+from adapters.ministry.sandbox.config import FaultSettings
+from adapters.ministry.sandbox.errors import FieldError, SandboxError, invalid, json_response, not_found
+from adapters.ministry.sandbox.officer import action_extras
+from adapters.ministry.sandbox.state import SandboxState
+from adapters.ministry.sandbox.store import Dossier
+
+PREFIX = "/_sandbox"
+
+router = APIRouter(prefix=PREFIX)
+
+
+def expanded(state: SandboxState, dossier: Dossier) -> dict[str, Any]:
+    """A dossier's view with each component's files described (name, type, size, digest)."""
+    view = dossier.view()
+    files = state.store.files_of(dossier)
+    for comp in view["thanhPhanHoSo"]:
+        comp["tepTin"] = [files[i].summary() for i in comp["tepTinIds"] if i in files]
+    view["queue"] = dossier.queue
+    view["clientId"] = dossier.owner
+    return view
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        value = json.loads(await request.body())
+    except ValueError:
+        raise invalid([FieldError("$", "Nội dung không phải JSON hợp lệ")]) from None
+    if not isinstance(value, dict):
+        raise invalid([FieldError("$", "Phải là đối tượng JSON")])
+    return value
+
+
+def _settings_errors(exc: ValidationError) -> SandboxError:
+    return invalid(
+        [FieldError(".".join(str(p) for p in e["loc"]) or "$", e["msg"]) for e in exc.errors()]
+    )
+
+
+@router.get("/health")
+async def health() -> Response:
+    """Liveness, for scripts that wait for the sandbox to start."""
+    return json_response(200, {"status": "ok"})
+
+
+@router.get("/faults")
+async def get_faults(state: State) -> Response:
+    """The fault settings in force (``fail_next`` and ``sequence`` as consumed so far)."""
+    return json_response(200, state.faults.settings.model_dump())
+
+
+@router.put("/faults")
+async def put_faults(request: Request, state: State) -> Response:
+    """Replace the fault settings (fields left out take their defaults: no fault)."""
+    try:
+        settings = FaultSettings.model_validate(await _json_object(request))
+    except ValidationError as exc:
+        raise _settings_errors(exc) from None
+    state.faults.replace(settings)
+    return json_response(200, settings.model_dump())
+
+
+@router.patch("/faults")
+async def patch_faults(request: Request, state: State) -> Response:
+    """Change only the given fault settings."""
+    try:
+        settings = state.faults.update(await _json_object(request))
+    except ValidationError as exc:
+        raise _settings_errors(exc) from None
+    return json_response(200, settings.model_dump())
+
+
+@router.post("/expire-tokens")
+async def expire_tokens(state: State) -> Response:
+    """Forced expiry: every token issued so far is refused from now on."""
+    return json_response(200, {"expired": state.tokens.expire_all()})
+
+
+@router.post("/reset")
+async def reset(state: State) -> Response:
+    """Back to the start: no dossier, file, token, stored answer or logged request; start-up faults."""
+    state.reset()
+    return json_response(200, {"reset": True})
+
+
+@router.get("/requests")
+async def requests_log(state: State, path: str | None = None, method: str | None = None) -> Response:
+    """The requests received on the contract's paths, oldest first (``path`` filters by prefix)."""
+    entries = [e.as_dict() for e in state.log.entries(path_prefix=path, method=method)]
+    return json_response(200, {"requests": entries, "count": len(entries)})
+
+
+@router.get("/cho-tiep-nhan")
+async def pending_queue(state: State) -> Response:
+    """The pending-reception queue: dossiers waiting for the officer, with their files."""
+    found = [expanded(state, d) for d in state.store.dossiers(queue="cho-tiep-nhan", statuses=[codes.CHO_TIEP_NHAN])]
+    return json_response(200, {"hoSo": found, "count": len(found)})
+
+
+@router.get("/tra-cuu")
+async def lookup_list(state: State) -> Response:
+    """The legacy lookup list: dossiers sent to ``tra-cuu`` (no officer can receive them)."""
+    found = [expanded(state, d) for d in state.store.dossiers(queue="tra-cuu")]
+    return json_response(200, {"hoSo": found, "count": len(found)})
+
+
+@router.get("/ho-so")
+async def all_dossiers(state: State) -> Response:
+    """Every dossier created through ``cho-tiep-nhan``, whatever its status."""
+    found = [expanded(state, d) for d in state.store.dossiers(queue="cho-tiep-nhan")]
+    return json_response(200, {"hoSo": found, "count": len(found)})
+
+
+@router.get("/ho-so/{dossier_id}")
+async def one_dossier(dossier_id: str, state: State) -> Response:
+    """One dossier of any client, with its files."""
+    dossier = state.store.dossier(dossier_id)
+    if dossier is None:
+        raise not_found("id")
+    return json_response(200, expanded(state, dossier))
+
+
+@router.post("/ho-so/{dossier_id}/hanh-dong")
+async def officer_action(dossier_id: str, request: Request, state: State) -> Response:
+    """The officer moves the dossier along (JSON, or the HTML page's form, which is redirected back)."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    from_page = media == "application/x-www-form-urlencoded"
+    action = _form_action(await request.body()) if from_page else await _json_object(request)
+    status, extras = action_extras(action, state.clock)
+    dossier = state.store.officer_action(dossier_id, status, extras)
+    if from_page:
+        return RedirectResponse("/", status_code=303)
+    return json_response(200, expanded(state, dossier))
+
+
+def _form_action(raw: bytes) -> dict[str, Any]:
+    """The HTML form's flat fields as a JSON action (blank fields are left out: defaults apply)."""
+    form = {k: v for k, v in parse_qsl(raw.decode("utf-8", "replace")) if v.strip()}
+    action: dict[str, Any] = {k: form[k] for k in ("trangThai", "lyDo", "canBo") if k in form}
+    decision: dict[str, Any] = {k: form[k] for k in ("so", "ngay", "thangBatDauHuong") if k in form}
+    if "mucHuongThang" in form:
+        amount = form["mucHuongThang"].replace(".", "").replace(",", "").strip()
+        decision["mucHuongThang"] = int(amount) if amount.isdigit() else form["mucHuongThang"]
+    if decision:
+        action["quyetDinh"] = decision
+    return action
+
+
+@router.get("/tep-tin")
+async def files(state: State) -> Response:
+    """Every stored file (metadata)."""
+    found = [f.summary() for f in state.store.files()]
+    return json_response(200, {"tepTin": found, "count": len(found)})
+
+
+@router.get("/tep-tin/{file_id}")
+async def file_bytes(file_id: str, state: State) -> Response:
+    """A stored file's bytes, to look at from the page (404 if unknown or not kept)."""
+    stored = state.store.file(file_id)
+    if stored is None or stored.data is None:
+        raise not_found("id")
+    disposition = f"inline; filename*=UTF-8''{quote(stored.name, safe='')}"
+    return Response(stored.data, media_type=stored.content_type, headers={"Content-Disposition": disposition})
+

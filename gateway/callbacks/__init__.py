@@ -1,0 +1,1 @@
+"""Status callbacks to the province (province-api.md §4), through the outbox."""

@@ -1,0 +1,76 @@
+"""Recording a dossier event and, in the same transaction, the province callback that reports it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from gateway.models import Dossier
+from mappings.dates import format_timestamp
+from mappings.tables import national_status
+from outbox import enqueue
+
+PROVINCE_CALLBACK = "province_callback"
+
+DELIVERED = "DA_CHUYEN_BO"
+STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
+SYNC_FAILED = "LOI_DONG_BO"
+
+DELIVERED_TEXT = "Hồ sơ đã được chuyển vào mục Hồ sơ chờ tiếp nhận của phần mềm trợ giúp xã hội."
+
+
+def callback_key(ma_ho_so: str) -> str:
+    """The outbox ordering key of a dossier's callbacks: one dossier's events go out in order.
+
+    Prefixed so that a province outage holds back only callbacks, never deliveries to the
+    ministry (which are ordered under the bare ``MaHoSo``).
+    """
+    return f"callback:{ma_ho_so}"
+
+
+def decision_for_province(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ministry's ``quyetDinh`` in the province's PascalCase (contract silent on its shape: ours)."""
+    if not decision:
+        return None
+    return {
+        "SoQuyetDinh": decision.get("so"),
+        "NgayQuyetDinh": decision.get("ngay"),
+        "MucHuongThang": decision.get("mucHuongThang"),
+        "ThangBatDauHuong": decision.get("thangBatDauHuong"),
+    }
+
+
+def enqueue_callback(
+    session: Session,
+    dossier: Dossier,
+    event: str,
+    *,
+    at: datetime,
+    ministry_status: str | None,
+    text: str | None,
+    decision: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> str | None:
+    """Enqueue the callback body of §4 in the caller's transaction; returns its EventId (None if disabled).
+
+    The EventId is fixed here, so every retry of this callback carries the same one.
+    """
+    if not enabled:
+        return None
+    event_id = str(uuid.uuid4())
+    body = {
+        "EventId": event_id,
+        "MaHoSo": dossier.ma_ho_so,
+        "SuKien": event,
+        "TrangThaiHoSo": None if event == SYNC_FAILED or ministry_status is None else national_status(ministry_status),
+        "TrangThaiBo": ministry_status,
+        "MaHoSoBo": dossier.ministry_id,
+        "ThoiDiem": format_timestamp(at),
+        "NoiDung": text,
+        "QuyetDinh": decision_for_province(decision),
+    }
+    enqueue(session, PROVINCE_CALLBACK, callback_key(dossier.ma_ho_so), {"body": body})
+    return event_id

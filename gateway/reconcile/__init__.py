@@ -1,0 +1,1 @@
+"""Reading the ministry's change feed back into dossier statuses and province callbacks."""

@@ -20,3 +20,6 @@ DELIVERY_LATENCY = Histogram(
     ["kind"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
+DOSSIERS_OVERDUE = Gauge(
+    "gateway_dossiers_overdue", "Dossiers past their promised date (NgayHenTra) and not at a final status"
+)

@@ -6,7 +6,7 @@ import functools
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from gateway.auth import Principal, require_scope
@@ -15,7 +15,7 @@ from gateway.db import Database
 from gateway.deps import get_blob_store, get_database, get_settings
 from gateway.dossiers import service
 from gateway.dossiers.receive import receive_submission
-from gateway.dossiers.schemas import DossierDetail, DossierReceipt
+from gateway.dossiers.schemas import DossierDetail, DossierList, DossierReceipt
 from gateway.metrics import INTAKE_REQUESTS
 from gateway.problems import Problem
 from gateway.settings import Settings
@@ -68,6 +68,23 @@ async def submit_dossier(
         worker.wake()  # deliver now rather than at the next poll
     return JSONResponse(receipt.body, status_code=receipt.status_code,
                         headers={"Location": receipt.body["links"]["self"]})
+
+
+@router.get(
+    "",
+    response_model=DossierList,
+    responses={code: _PROBLEM for code in (401, 403, 422)},
+    summary="List dossiers; ?overdue=true: past their promised date and not at a final status",
+)
+def list_dossiers(
+    _principal: Annotated[Principal, Depends(require_scope("dossiers:read"))],
+    db: Annotated[Database, Depends(get_database)],
+    overdue: Annotated[bool, Query(description="only those past NgayHenTra and not final")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Province-api.md §3, the listing next to it."""
+    return service.list_dossiers(db, overdue=overdue, limit=limit, offset=offset)
 
 
 @router.get(

@@ -54,13 +54,42 @@ class HistoryEntry(BaseModel):
     note: str | None
 
 
+class Decision(BaseModel):
+    """The ministry's decision (DA_PHE_DUYET), as structured fields."""
+
+    number: str | None
+    date: str | None = Field(description="YYYY-MM-DD")
+    monthly_amount: int | None = Field(alias="monthlyAmount", description="VND per month")
+    first_month: str | None = Field(alias="firstMonth", description="YYYY-MM")
+
+
 class DossierDetail(DossierReceipt):
     """The dossier as the gateway holds it."""
 
     ministry: MinistryState
+    decision: Decision | None
     due_at: str | None = Field(alias="dueAt")
+    overdue: bool
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     content: dict[str, Any]
     attachments: list[AttachmentInfo]
     history: list[HistoryEntry]
+
+
+class DossierSummary(BaseModel):
+    """One line of a dossier listing."""
+
+    ma_ho_so: str = Field(alias="MaHoSo")
+    state: str
+    ministry: MinistryState
+    due_at: str | None = Field(alias="dueAt")
+    overdue: bool
+    updated_at: str = Field(alias="updatedAt")
+
+
+class DossierList(BaseModel):
+    """A page of dossiers."""
+
+    items: list[DossierSummary]
+    count: int = Field(description="how many match, all pages together")

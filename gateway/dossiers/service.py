@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -175,8 +175,14 @@ def get_dossier(db: Database, code: str) -> dict[str, Any]:
         )]
     return {
         **_receipt_body(row, row.current_revision),
-        "ministry": {"id": row.ministry_id, "status": row.ministry_status, "nationalStatus": row.national_status},
+        "ministry": _ministry(row),
+        "decision": (
+            {"number": row.decision_number, "date": row.decision_date, "monthlyAmount": row.monthly_amount,
+             "firstMonth": row.first_month}
+            if row.decision_number or row.monthly_amount is not None else None
+        ),
         "dueAt": row.due_at.isoformat() if row.due_at else None,
+        "overdue": _is_overdue(row, utcnow()),
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
         "content": revision.content,
@@ -190,3 +196,41 @@ def get_dossier(db: Database, code: str) -> dict[str, Any]:
             for e in events
         ],
     }
+
+
+def _ministry(row: Dossier) -> dict[str, Any]:
+    return {"id": row.ministry_id, "status": row.ministry_status, "nationalStatus": row.national_status}
+
+
+def _is_overdue(row: Dossier, now: datetime) -> bool:
+    return row.due_at is not None and row.due_at < now and not row.is_final
+
+
+def overdue_filter(now: datetime) -> Any:
+    """The SQL condition of "past its promised date and not at a final status"."""
+    return and_(col(Dossier.due_at).is_not(None), col(Dossier.due_at) < now, col(Dossier.is_final).is_(False),
+                col(Dossier.current_revision) > 0)
+
+
+def list_dossiers(db: Database, *, overdue: bool, limit: int, offset: int) -> dict[str, Any]:
+    """Dossiers, most urgent first when ``overdue`` (past their promised date, not final), else newest first."""
+    now = utcnow()
+    condition = overdue_filter(now) if overdue else col(Dossier.current_revision) > 0
+    order = (col(Dossier.due_at), col(Dossier.id)) if overdue else (col(Dossier.updated_at).desc(), col(Dossier.id))
+    with db.session() as session:
+        total = session.execute(select(func.count()).select_from(Dossier).where(condition)).scalar_one()
+        rows = session.execute(select(Dossier).where(condition).order_by(*order).limit(limit).offset(offset)).scalars()
+        items = [
+            {"MaHoSo": r.ma_ho_so, "state": r.delivery_state, "ministry": _ministry(r),
+             "dueAt": r.due_at.isoformat() if r.due_at else None, "overdue": _is_overdue(r, now),
+             "updatedAt": r.updated_at.isoformat()}
+            for r in rows
+        ]
+    return {"items": items, "count": int(total)}
+
+
+def count_overdue(db: Database) -> int:
+    """How many dossiers are past their promised date and not at a final status."""
+    with db.session() as session:
+        return int(session.execute(select(func.count()).select_from(Dossier).where(overdue_filter(utcnow())))
+                   .scalar_one())

@@ -12,7 +12,8 @@ from sqlmodel import col
 
 from gateway.blobs import BlobStore
 from gateway.db import Database
-from gateway.metrics import OUTBOX_MESSAGES
+from gateway.dossiers.service import count_overdue
+from gateway.metrics import DOSSIERS_OVERDUE, OUTBOX_MESSAGES
 from gateway.migrate import NotMigratedError, ensure_migrated
 from outbox.columns import utcnow
 from outbox.models import MessageState, OutboxMessage
@@ -68,3 +69,4 @@ def refresh_metrics(db: Database) -> None:
     """Bring the database-backed gauges up to date (best effort: a scrape never fails on it)."""
     with contextlib.suppress(SQLAlchemyError):
         _refresh_outbox_gauges(db)
+        DOSSIERS_OVERDUE.set(count_overdue(db))

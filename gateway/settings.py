@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = None
     embedded_worker: bool = True
     reconcile_interval_s: float = 30.0
+    reconcile_batch: int = Field(default=200, ge=1, le=500)  # gioiHan of each change-feed page
+    reconcile_lease_s: float | None = Field(default=None, gt=0)  # default: 2 × interval + 5 s
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
 

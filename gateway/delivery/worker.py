@@ -66,7 +66,9 @@ class Worker:
             observer=_observe,
         )
         self.reconciler = (
-            Reconciler(db, self.client, interval_s=settings.reconcile_interval_s, notify=notify,
+            Reconciler(db, self.client, interval_s=settings.reconcile_interval_s, batch=settings.reconcile_batch,
+                       lease_s=settings.reconcile_lease_s,
+                       notify=notify,
                        owner=self.dispatcher.owner)
             if reconcile else None
         )

@@ -33,8 +33,11 @@ def change_key(change: dict[str, Any]) -> str:
 def _record_once(session: Session, row: dict[str, Any]) -> bool:
     table = MinistryChange.__table__  # type: ignore[attr-defined]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(table).values(row).on_conflict_do_nothing(index_elements=["change_key"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports a row for an INSERT that ON CONFLICT skipped.
+    inserted = session.execute(
+        insert(table).values(row).on_conflict_do_nothing(index_elements=["change_key"]).returning(table.c.change_key)
+    ).first()
+    return inserted is not None
 
 
 def apply_change(session: Session, change: dict[str, Any], *, notify: bool) -> str:

@@ -46,7 +46,10 @@ class Reconciler:
         self.batch = batch
         self.notify = notify
         self.owner = owner or default_owner()
-        self.lease_s = lease_s or max(60.0, 3 * interval_s)
+        # Longer than a poll interval (each poll renews it), short enough that a crashed holder's
+        # successor takes over within seconds of the next interval.
+        self.lease_s = lease_s or 2 * interval_s + 5.0
+        self._failures = 0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -64,15 +67,20 @@ class Reconciler:
         while not self._stopping.is_set():
             try:
                 await self.run_once()
+                self._failures = 0
             except MinistryError as exc:
-                log.warning("reconcile_failed", error=str(exc))
+                self._failures += 1
+                log.warning("reconcile_failed", error=str(exc), failures=self._failures)
             except LeaseLostError:
                 log.info("reconcile_lease_lost", owner=self.owner)
             except Exception:
+                self._failures += 1
                 log.exception("reconcile_error")
             self._wake.clear()
+            # While the ministry fails, poll less often (doubling, up to 5 minutes).
+            wait = self.interval_s * 2 ** min(self._failures, 10) if self._failures else self.interval_s
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=min(wait, max(self.interval_s, 300.0)))
         await asyncio.to_thread(self._release)
 
     async def run_once(self) -> int:

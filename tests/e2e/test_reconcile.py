@@ -111,8 +111,8 @@ def test_workers_killed_while_reading_the_feed_lose_and_repeat_nothing(
     gateway_factory: Callable[..., str], ministry: SandboxHandle, db_url: str, tmp_path: Path
 ) -> None:
     url = gateway_factory(embedded_worker=False)
-    settings = fast_settings(db_url, tmp_path, ministry.base_url, reconcile_batch=1, reconcile_interval_s=0.05, reconcile_lease_s=1.0,
-                             **_callbacks_off_line())
+    settings = fast_settings(db_url, tmp_path, ministry.base_url, reconcile_batch=1, reconcile_interval_s=0.05,
+                             reconcile_lease_s=1.0, **_callbacks_off_line())
     env = fast_env(settings)
     codes = _post_many(url, range(401, 409))
     with worker_process(env, tmp_path / "deliver.log"):

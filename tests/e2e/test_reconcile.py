@@ -190,3 +190,36 @@ def _recorded_changes(db_url: str) -> int:
             return len(session.execute(select(MinistryChange.change_key)).all())  # type: ignore[call-overload]
     finally:
         database.dispose()
+
+
+def test_a_supplement_asked_by_the_ministry_goes_through_bo_sung_with_only_the_new_component(
+    gateway_factory: Callable[..., str], ministry: SandboxHandle
+) -> None:
+    url = gateway_factory()
+    dossier = numbered_dossier(701)
+    files = sample_files(dossier)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert post_dossier(http, PROVINCE_KEY, dossier, files).status_code == 202
+        state = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["state"]
+                           == "delivered" and s)
+        ministry_id = state["ministry"]["id"]
+        # Not asked for more yet: a changed dossier is refused.
+        extra = {"TepDinhKemId": "f2", "TenTepDinhKem": "cccd.pdf", "MaThanhPhanHoSo": "BAN_SAO_GIAY_TO_TUY_THAN"}
+        revised = {**dossier, "TaiLieuNop": [*dossier["TaiLieuNop"], extra]}
+        revised_files = {**files, "f2": sample_files({"MaHoSo": "x", "TaiLieuNop": [extra]})["f2"]}
+        assert post_dossier(http, PROVINCE_KEY, revised, revised_files).status_code == 409
+
+        assert ministry.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu bản sao CCCD").status_code == 200
+        wait_until(lambda: dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY)["ministry"]["status"]
+                   == "YEU_CAU_BO_SUNG")
+        answer = post_dossier(http, PROVINCE_KEY, revised, revised_files)
+        assert answer.status_code == 202 and answer.json()["revision"] == 2
+        final = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["ministry"]["status"]
+                           == "DA_TIEP_NHAN" and s)
+    assert any(h["event"] == "supplement_delivered" and h["detail"]["components"] == ["BAN_SAO_GIAY_TO_TUY_THAN"]
+               for h in final["history"])
+    [supplement] = ministry.requests(f"/api/v1/ho-so/{ministry_id}/bo-sung", method="POST")
+    assert supplement["status"] == 200
+    [held] = [d for d in ministry.all_dossiers() if d["id"] == ministry_id]
+    assert {c["maThanhPhan"] for c in held["thanhPhanHoSo"]} == {"TK_1C", "BAN_SAO_GIAY_TO_TUY_THAN"}
+    assert len(ministry.all_dossiers()) == 1

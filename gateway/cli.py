@@ -114,6 +114,19 @@ def sandbox_ministry(
     uvicorn.run(create_sandbox(), host=host, port=port, log_config=None, access_log=False)
 
 
+@sandbox_app.command("province")
+def sandbox_province(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8002, help="Port to listen on."),
+) -> None:
+    """Run the province sandbox: posts sample dossiers, receives and verifies callbacks."""
+    from adapters.province.sandbox.server import serve as serve_province
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    serve_province(host, port)
+
+
 def main() -> None:
     """Entry point for ``python -m gateway``."""
     app(args=sys.argv[1:])

@@ -66,6 +66,8 @@ class Dossier(SQLModel, table=True):
     # When the ministry's status last changed (the change feed's thoiDiem): older changes never overwrite it.
     ministry_status_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     is_final: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # DA_CHUYEN_BO told to the province (by the delivery, or by the reconciler if the feed was first).
+    announced: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     # The ministry's decision (DA_PHE_DUYET quyetDinh), as structured fields.
     decision_number: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     decision_date: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))  # YYYY-MM-DD

@@ -265,8 +265,10 @@ class DeliverDossierHandler(_Base):
                 detail={"ministry_id": created.id, "status": status, "already_existed": created.already_existed,
                         "files": len(file_ids)},
             ))
-            enqueue_callback(session, dossier, DELIVERED, at=now, ministry_status=dossier.ministry_status,
-                             text=DELIVERED_TEXT, enabled=self.notify)
+            if not dossier.announced:  # else the reconciler saw the feed first and announced it
+                enqueue_callback(session, dossier, DELIVERED, at=now, ministry_status=PENDING_RECEPTION,
+                                 text=DELIVERED_TEXT, enabled=self.notify)
+                dossier.announced = True
             log.info("dossier_delivered", ma_ho_so=job.ma_ho_so, revision=job.revision, ministry_id=created.id,
                      already_existed=created.already_existed)
 

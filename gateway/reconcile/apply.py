@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from gateway.callbacks.events import STATUS_CHANGED, enqueue_callback
+from gateway.callbacks.events import DELIVERED, DELIVERED_TEXT, STATUS_CHANGED, enqueue_callback
 from gateway.models import Dossier, DossierEvent, MinistryChange
 from mappings.dates import from_iso
 from mappings.tables import ministry_status, national_status
@@ -77,6 +77,12 @@ def apply_change(session: Session, change: dict[str, Any], *, notify: bool) -> s
     extra = {k: change[k] for k in _EXTRA_FIELDS if change.get(k) is not None}
     if dossier.ministry_id is None:
         dossier.ministry_id = ministry_id  # the feed knew before our delivery's answer did (an answer lost)
+    if not dossier.announced:
+        # The feed got here before the delivery recorded its answer: announce the arrival in pending
+        # reception first, so that the province hears the events in the order they happened.
+        enqueue_callback(session, dossier, DELIVERED, at=at, ministry_status=PENDING_RECEPTION,
+                         text=DELIVERED_TEXT, enabled=notify)
+        dossier.announced = True
     if dossier.ministry_status_at is None or at >= dossier.ministry_status_at:
         dossier.ministry_status = status
         dossier.national_status = national_status(status)

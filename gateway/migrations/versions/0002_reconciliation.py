@@ -21,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("dossier") as batch:
         batch.add_column(sa.Column("ministry_status_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("is_final", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("decision_number", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("decision_date", sa.String(length=10), nullable=True))
         batch.add_column(sa.Column("monthly_amount", sa.BigInteger(), nullable=True))
@@ -54,6 +55,6 @@ def downgrade() -> None:
     op.drop_index("ix_ministry_change_ministry_id", table_name="ministry_change")
     op.drop_table("ministry_change")
     with op.batch_alter_table("dossier") as batch:
-        for column in ("first_month", "monthly_amount", "decision_date", "decision_number", "is_final",
+        for column in ("first_month", "monthly_amount", "decision_date", "decision_number", "announced", "is_final",
                        "ministry_status_at"):
             batch.drop_column(column)

@@ -1,0 +1,98 @@
+"""Posting sample dossiers to the gateway, as the province's one-stop system would (province-api.md §2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+
+from adapters.province.client import Encoding, post_dossier
+from adapters.province.samples import sample_dossier, sample_funeral_dossier, sample_pdf_bytes
+from adapters.province.sandbox.state import SandboxState
+from adapters.province.sandbox.store import PostedDossier
+
+Procedure = Literal["allowance", "funeral"]
+PROCEDURES: dict[str, Callable[..., dict[str, Any]]] = {"allowance": sample_dossier, "funeral": sample_funeral_dossier}
+ENCODINGS: tuple[Encoding, ...] = ("multipart", "json")
+AGENCY = "000.00.12.H56"
+
+log = logging.getLogger("adapters.province.sandbox")
+
+
+class _CodeClock:
+    """The last code number handed out per day, so two posts in one millisecond still differ."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.day = ""
+        self.last = -1
+
+
+_codes = _CodeClock()
+
+
+def fresh_code(now: datetime) -> str:
+    """A MaHoSo not used before by this process: ``<agency>-<yymmdd>-<milliseconds of the day, 8 digits>``.
+
+    Clock-derived so that a restarted sandbox does not reuse the codes it posted before (the
+    gateway keeps them); bumped by one when two posts fall in the same millisecond.
+    """
+    day = now.strftime("%y%m%d")
+    millis = ((now.hour * 60 + now.minute) * 60 + now.second) * 1000 + now.microsecond // 1000
+    with _codes.lock:
+        if day == _codes.day and millis <= _codes.last:
+            millis = _codes.last + 1
+        _codes.day, _codes.last = day, millis
+    return f"{AGENCY}-{day}-{millis:08d}"
+
+
+def build_sample(procedure: str, ma_ho_so: str, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A valid sample dossier received ``now`` (due as far ahead as in the sample), and its PDF files."""
+    dossier = PROCEDURES[procedure](MaHoSo=ma_ho_so)
+    received = datetime.strptime(dossier["NgayTiepNhan"], "%Y%m%d%H%M%S")
+    due = datetime.strptime(dossier["NgayHenTra"], "%Y%m%d%H%M%S")
+    local = now.replace(tzinfo=None, microsecond=0)
+    dossier["NgayTiepNhan"] = local.strftime("%Y%m%d%H%M%S")
+    dossier["NgayHenTra"] = (local + timedelta(seconds=(due - received).total_seconds())).strftime("%Y%m%d%H%M%S")
+    files = {item["TepDinhKemId"]: sample_pdf_bytes(f"{ma_ho_so} {item['TenTepDinhKem']}")
+             for item in dossier["TaiLieuNop"]}
+    return dossier, files
+
+
+def post_sample(
+    state: SandboxState,
+    *,
+    procedure: str = "allowance",
+    encoding: Encoding = "multipart",
+    ma_ho_so: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> PostedDossier:
+    """Post one sample dossier to the configured gateway (blocking) and record it with the answer.
+
+    A connection failure or timeout is recorded as ``error`` with no status.
+    """
+    now = state.now_vn()
+    code = ma_ho_so or fresh_code(now)
+    dossier, files = build_sample(procedure, code, now)
+    posted = state.store.add_posted(code, procedure, encoding, state.stamp())
+    config = state.config
+    try:
+        with httpx.Client(base_url=config.gateway_url, timeout=config.post_timeout_s, transport=transport) as client:
+            response = post_dossier(client, config.api_key, dossier, files, encoding=encoding)
+    except httpx.HTTPError as exc:
+        posted.error = f"{exc.__class__.__name__}: gateway {config.gateway_url} did not answer"
+        log.warning("post failed: MaHoSo=%s %s", code, exc.__class__.__name__)
+        return posted
+    posted.status = response.status_code
+    try:
+        posted.answer = response.json()
+    except ValueError:
+        posted.answer = response.text[:2000]
+    # The answer may echo refused values (personal data in a 422), so only the code and status are logged.
+    log.info("posted MaHoSo=%s procedure=%s encoding=%s: HTTP %s", code, procedure, encoding, response.status_code)
+    return posted
+

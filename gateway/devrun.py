@@ -103,6 +103,8 @@ def main() -> int:
         "PROVINCE_SANDBOX_GATEWAY_URL": f"http://{host}:{gw}",
         "PROVINCE_SANDBOX_API_KEY": DEMO_PROVINCE_KEY,
         "GATEWAY_LOG_FORMAT": os.environ.get("GATEWAY_LOG_FORMAT", "console"),
+        # A demo wants to see the officer's actions come back within seconds, not the default 30.
+        "GATEWAY_RECONCILE_INTERVAL_S": os.environ.get("GATEWAY_RECONCILE_INTERVAL_S", "2"),
     }
     migrated = subprocess.run([sys.executable, "-m", "gateway", "migrate"], env=env, check=False)
     if migrated.returncode != 0:
@@ -140,7 +142,9 @@ def _banner(host: str, gw: int, ministry: int, province: int, children: list[Chi
     lines += [
         f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}",
         "",
-        "Post a sample dossier with its attachment:",
+        "Try it: on the province page press 'post a sample dossier'; watch it arrive in the ministry's",
+        "pending-reception queue; act as the officer there; watch the statuses come back to the province.",
+        "Or from a shell:",
         f"  {sys.executable} -m adapters.province.post --gateway http://{host}:{gw} --api-key {DEMO_PROVINCE_KEY}",
         "",
     ]

@@ -155,3 +155,20 @@ class SyncCursor(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One administrator action: who (API key name or OS user), what, when, on which messages."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(sa_column=Column(String(128), nullable=False))  # "api:<key name>" or "os:<user>"
+    action: str = Field(sa_column=Column(String(64), nullable=False))  # replay, bulk_replay, cancel, purge, login
+    target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # ids, filters
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # counts

@@ -194,6 +194,7 @@ class Dispatcher:
         handler = self._handlers[message.kind]
         breaker = self.breakers[handler.target]
         started = time.monotonic()
+        started_at = utcnow()
         bound = log.bind(message_id=message.id, kind=message.kind, key=message.key, attempt=message.attempts)
         outcome = "lost"
         try:
@@ -201,7 +202,7 @@ class Dispatcher:
                 finish = await asyncio.wait_for(handler.handle(message), timeout=self.config.attempt_timeout_s)
             except PermanentError as exc:
                 breaker.record_success()  # the peer answered, and clearly
-                outcome = await asyncio.to_thread(self._bury, handler, message, exc)
+                outcome = await asyncio.to_thread(self._bury, handler, message, exc, started_at)
                 bound.warning("delivery_dead", error=exc.message, detail=exc.detail)
             except TransientError as exc:
                 if exc.trips_breaker:
@@ -210,7 +211,7 @@ class Dispatcher:
                     breaker.record_neutral()
                 if exc.retry_after:
                     breaker.hold(exc.retry_after)
-                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc)
+                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc, started_at)
                 bound.info("delivery_retry" if outcome == "retry" else "delivery_dead",
                            error=exc.message, retry_after=exc.retry_after)
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -220,10 +221,10 @@ class Dispatcher:
                 bound.exception("delivery_handler_error")
                 error = TransientError(f"{exc.__class__.__name__}: {exc}", trips_breaker=False,
                                        detail={"exception": exc.__class__.__name__})
-                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, error)
+                outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, error, started_at)
             else:
                 breaker.record_success()
-                outcome = await asyncio.to_thread(self._complete, message, finish)
+                outcome = await asyncio.to_thread(self._complete, message, finish, started_at)
                 bound.info("delivery_done", duration_ms=round((time.monotonic() - started) * 1000, 1))
             if outcome == "lost":
                 bound.warning("lease_lost", detail="another worker took the message over; its outcome stands")
@@ -233,34 +234,45 @@ class Dispatcher:
             if self._observer is not None:
                 self._observer(message, outcome, time.monotonic() - started)
 
-    def _complete(self, message: Message, finish: Finish | None) -> str:
+    def _record(self, session: Session, message: Message, started_at: datetime, outcome: str,
+                error: DeliveryError | None = None) -> None:
+        duration_ms = int((utcnow() - started_at).total_seconds() * 1000)
+        cause = error.__cause__ if error is not None and error.__cause__ is not None else error
+        store.record_attempt(session, message, owner=self.owner, started_at=started_at, duration_ms=duration_ms,
+                             outcome=outcome, error_class=cause.__class__.__name__ if cause else None,
+                             error=error.message if error else None, detail=_detail(error) if error else None)
+
+    def _complete(self, message: Message, finish: Finish | None, started_at: datetime) -> str:
         with self._sessions(write=True) as session:
             if not store.complete(session, message.id, self.owner):
                 session.rollback()
                 return "lost"
             if finish is not None:
                 finish(session)
+            self._record(session, message, started_at, "done")
         return "done"
 
-    def _retry_or_bury(self, handler: Handler, message: Message, error: TransientError) -> str:
+    def _retry_or_bury(self, handler: Handler, message: Message, error: TransientError, started_at: datetime) -> str:
         at = self.policy.next_attempt(attempts=message.attempts, created_at=message.age_from, now=utcnow(),
                                       retry_after=error.retry_after)
         if at is None:
-            return self._bury(handler, message, error)
+            return self._bury(handler, message, error, started_at)
         with self._sessions(write=True) as session:
             if not store.reschedule(session, message.id, self.owner, at=at, error=error.message,
                                     detail=_detail(error)):
                 session.rollback()
                 return "lost"
             handler.on_retry(session, message, error)
+            self._record(session, message, started_at, "retry", error)
         return "retry"
 
-    def _bury(self, handler: Handler, message: Message, error: DeliveryError) -> str:
+    def _bury(self, handler: Handler, message: Message, error: DeliveryError, started_at: datetime) -> str:
         with self._sessions(write=True) as session:
             if not store.bury(session, message.id, self.owner, error=error.message, detail=_detail(error)):
                 session.rollback()
                 return "lost"
             handler.on_dead(session, message, error)
+            self._record(session, message, started_at, "dead", error)
         return "dead"
 
     async def _heartbeat(self) -> None:

@@ -59,3 +59,24 @@ class OutboxMessage(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     replayed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class OutboxAttempt(SQLModel, table=True):
+    """One attempt at delivering a message: when, how long, how it ended, and why (no personal data)."""
+
+    __tablename__ = "outbox_attempt"
+    __table_args__ = (Index("ix_outbox_attempt_message", "message_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attempt: int = Field(sa_column=Column(Integer, nullable=False))
+    owner: str = Field(sa_column=Column(String(128), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))  # done | retry | dead
+    error_class: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

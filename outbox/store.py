@@ -11,7 +11,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlmodel import Session, col
 
 from outbox.columns import utcnow
-from outbox.models import MessageState, OutboxMessage
+from outbox.models import MessageState, OutboxAttempt, OutboxMessage
 
 
 def enqueue(
@@ -228,3 +228,23 @@ def next_due(session: Session, kinds: Sequence[str]) -> datetime | None:
         .limit(1)
     ).first()
     return found[0] if found else None
+
+
+def record_attempt(
+    session: Session,
+    message: Message,
+    *,
+    owner: str,
+    started_at: datetime,
+    duration_ms: int,
+    outcome: str,
+    error_class: str | None = None,
+    error: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Log one attempt in the transaction that records its outcome."""
+    session.add(OutboxAttempt(
+        message_id=message.id, attempt=message.attempts, owner=owner, started_at=started_at,
+        duration_ms=duration_ms, outcome=outcome, error_class=error_class,
+        error=error[:2000] if error else None, detail=detail,
+    ))

@@ -254,3 +254,20 @@ def test_full_jitter_backoff_is_capped_and_spread() -> None:
     assert policy.next_attempt(attempts=1, created_at=old, now=now) is None
 
 
+
+
+async def test_every_attempt_is_logged_with_its_outcome(db: Database) -> None:
+    from outbox.models import OutboxAttempt
+
+    message_id = add(db, "A", 0)
+    handler = Recorder({"A": [TransientError("503", detail={"status": 503}), PermanentError("refused")]})
+    dispatcher = Dispatcher(db.session, [handler], policy=FAST)
+    await dispatcher.run_until_idle()
+    with db.session() as session:
+        attempts = session.execute(
+            select(OutboxAttempt).where(OutboxAttempt.message_id == message_id)  # type: ignore[arg-type]
+            .order_by(OutboxAttempt.id)  # type: ignore[arg-type]
+        ).scalars().all()
+        logged = [(a.attempt, a.outcome, a.error_class, a.error, a.detail) for a in attempts]
+    assert logged == [(1, "retry", "TransientError", "503", {"status": 503}),
+                      (2, "dead", "PermanentError", "refused", None)]

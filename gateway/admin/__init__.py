@@ -1,0 +1,1 @@
+"""Administration: the transaction log, replay, cancel, audit, stats and retention."""

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run test lint bench migrate clean
+.PHONY: install run test lint bench migrate soak clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+## the long reliability run: 1,000 dossiers, 20 kills, full fault rates
+soak: install
+	RELIABILITY_SCALE=soak $(VENV)/bin/pytest -m reliability tests/reliability -p no:timeout
 
 bench: install
 	$(PY) -m bench

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from gateway.admin.console import install_console
+from gateway.admin.endpoints import router as admin_api_router
 from gateway.blobs import BlobStore
 from gateway.db import Database, create_database
 from gateway.delivery.worker import Worker
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(dossiers_router)
+    app.include_router(admin_api_router)
+    install_console(app)
 
     app.add_middleware(RequestContextMiddleware)
 

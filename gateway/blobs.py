@@ -7,11 +7,13 @@ the complete, verified file. Names given by clients are never used as paths.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +22,12 @@ import filetype
 ALLOWED_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
 SNIFF_BYTES = 262
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """True when ``exc`` says the blob store's file system is full or over quota."""
+    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
 
 
 class BlobTooLargeError(Exception):
@@ -93,7 +101,9 @@ class StagedBlob:
     def discard(self) -> None:
         """Drop the temporary file (the request failed or was a repeat)."""
         if self._file is not None:
-            self._file.close()
+            # On a full disk, closing flushes the buffer and fails again; the file goes either way.
+            with suppress(OSError):
+                self._file.close()
             self._file = None
         self.temp_path.unlink(missing_ok=True)
 

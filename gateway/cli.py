@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import OperationalError
 
-from gateway.db import make_engine
+from gateway.db import Database, create_database, make_engine
 from gateway.logging import configure_logging
 from gateway.migrate import NotMigratedError, current_revision, ensure_migrated, head_revision, upgrade
 from gateway.settings import Settings, get_settings
@@ -15,8 +26,14 @@ from gateway.settings import Settings, get_settings
 app = typer.Typer(help="Social-assistance dossier gateway.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Run a peer system's simulator.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+messages_app = typer.Typer(help="The transaction log (outbox messages): list, show, replay, cancel.",
+                           no_args_is_help=True)
+app.add_typer(messages_app, name="messages")
+dossiers_app = typer.Typer(help="Dossiers as the gateway holds them.", no_args_is_help=True)
+app.add_typer(dossiers_app, name="dossiers")
 
 err = Console(stderr=True)
+out = Console()
 
 
 def _settings() -> Settings:
@@ -125,6 +142,350 @@ def sandbox_province(
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     serve_province(host, port)
+
+
+# ---- administration: the database directly, audited as the OS user ------------------------------------
+
+
+def _actor() -> str:
+    """``os:<user>``: who runs the command, as the audit log names them."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        user = f"uid-{os.getuid()}"
+    return f"os:{user}"
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The gateway's database (migrated), for one command; a clear message when it cannot be reached."""
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        _require_migrated(settings)
+        db = create_database(settings.database_url)
+        try:
+            yield db
+        finally:
+            db.dispose()
+    except OperationalError as exc:
+        # The driver's first line says which host failed; the URL (and its password) is never printed.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else exc.__class__.__name__
+        err.print(Text(f"database unavailable: {reason}", style="red"))
+        raise typer.Exit(4) from exc
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    from gateway.admin.timespec import local_zone, parse_moment
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_moment(value, naive=local_zone())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
+def _filter(state: str | None, kind: str | None, since: str | None, until: str | None, ma_ho_so: str | None,
+            error: str | None) -> Any:
+    from gateway.admin.service import MessageFilter
+    from outbox.models import MessageState
+
+    if state is not None and state not in {s.value for s in MessageState}:
+        raise typer.BadParameter(f"one of {', '.join(s.value for s in MessageState)}", param_hint="--state")
+    return MessageFilter(state=state, kind=kind or None, key=ma_ho_so or None, since=_moment(since, "--since"),
+                         until=_moment(until, "--until"), error=error or None)
+
+
+def _when(value: str | None) -> str:
+    """An ISO timestamp in the local time of this machine, to the second."""
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+_STATE_STYLE = {"dead": "bold red", "pending": "yellow", "in_flight": "cyan", "done": "green", "cancelled": "dim"}
+_OUTCOME_STYLE = {"done": "green", "retry": "yellow", "dead": "bold red"}
+
+
+def _state(value: str) -> Text:
+    return Text(value, style=_STATE_STYLE.get(value, ""))
+
+
+def _cell(value: Any) -> Text:
+    """A table cell, never read as rich markup (error texts contain brackets)."""
+    if value is None:
+        return Text("")
+    if isinstance(value, dict | list):
+        return Text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return Text(str(value))
+
+
+def _messages_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for name, justify in (("id", "right"), ("kind", "left"), ("key (MaHoSo)", "left"), ("state", "left"),
+                          ("tries", "right"), ("created", "left"), ("next / finished", "left"),
+                          ("last error", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for m in items:
+        table.add_row(_cell(m["id"]), _cell(m["kind"]), _cell(m["key"]), _state(m["state"]), _cell(m["attempts"]),
+                      _cell(_when(m["createdAt"])), _cell(_when(m["nextAttemptAt"] or m["finishedAt"])),
+                      _cell((m["lastError"] or "")[:120]))
+    return table
+
+
+@messages_app.command("list")
+def messages_list(
+    state: str | None = typer.Option(None, help="pending, in_flight, done, dead or cancelled."),
+    kind: str | None = typer.Option(None, help="deliver_dossier, supplement_dossier or province_callback."),
+    since: str | None = typer.Option(None, help="Created at or after: 2026-01-31, 2026-01-31T08:00 (local time "
+                                                "unless an offset is given), or a duration ago: 30m, 2h, 7d."),
+    until: str | None = typer.Option(None, help="Created before (same forms as --since)."),
+    ma_ho_so: str | None = typer.Option(None, "--ma-ho-so", help="A dossier's code: its deliveries and callbacks."),
+    error: str | None = typer.Option(None, help="Text in the last error (case-insensitive)."),
+    limit: int = typer.Option(50, min=1, max=500, help="Rows per page."),
+    cursor: str | None = typer.Option(None, help="Page on from a previous list (printed under the table)."),
+) -> None:
+    """The transaction log as a table, newest first."""
+    from gateway.admin import service
+
+    filt = _filter(state, kind, since, until, ma_ho_so, error)
+    with _database() as db:
+        try:
+            page = service.list_messages(db, filt, limit=limit, cursor=cursor)
+        except ValueError as exc:
+            raise typer.BadParameter("not a cursor printed by this command", param_hint="--cursor") from exc
+    if not page["items"]:
+        out.print("no messages match")
+        return
+    out.print(_messages_table(page["items"]))
+    if page["next"]:
+        out.print(Text(f"more: add --cursor {page['next']}", style="dim"))
+
+
+@messages_app.command("show")
+def messages_show(message_id: int = typer.Argument(..., help="The message's id.")) -> None:
+    """One message, its payload and every attempt."""
+    from gateway.admin import service
+
+    with _database() as db:
+        found = service.get_message(db, message_id)
+    if found is None:
+        err.print(f"no message {message_id}")
+        raise typer.Exit(1)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    for label, value in (
+        ("id", found["id"]), ("kind", found["kind"]), ("key", found["key"]), ("state", None),
+        ("attempts", found["attempts"]), ("created", _when(found["createdAt"])),
+        ("updated", _when(found["updatedAt"])), ("next attempt", _when(found["nextAttemptAt"])),
+        ("finished", _when(found["finishedAt"])), ("lease owner", found["leaseOwner"]),
+        ("last error", found["lastError"]), ("error detail", found["lastErrorDetail"]),
+        ("payload", found["payload"]),
+    ):
+        head.add_row(label, _state(found["state"]) if label == "state" else _cell(value))
+    out.print(head)
+    attempts = Table(title="attempts")
+    for name in ("#", "started", "ms", "outcome", "HTTP", "error class", "error", "worker"):
+        attempts.add_column(name, overflow="fold")
+    for a in found["attemptsLog"]:
+        attempts.add_row(_cell(a["attempt"]), _cell(_when(a["startedAt"])), _cell(a["durationMs"]),
+                         Text(a["outcome"], style=_OUTCOME_STYLE.get(a["outcome"], "")),
+                         _cell(a["httpStatus"]), _cell(a["errorClass"]), _cell(a["error"]), _cell(a["worker"]))
+    out.print(attempts if found["attemptsLog"] else Text("no attempt yet", style="dim"))
+
+
+@messages_app.command("replay")
+def messages_replay(
+    message_ids: list[int] = typer.Argument(None, help="Ids of dead or cancelled messages to replay."),
+    state: str | None = typer.Option(None, help="Bulk: dead (default) or cancelled."),
+    kind: str | None = typer.Option(None, help="Bulk: only this kind."),
+    since: str | None = typer.Option(None, help="Bulk: created at or after (ISO, local time, or 2h / 7d)."),
+    until: str | None = typer.Option(None, help="Bulk: created before."),
+    ma_ho_so: str | None = typer.Option(None, "--ma-ho-so", help="Bulk: one dossier's messages."),
+    error: str | None = typer.Option(None, help="Bulk: text in the last error."),
+) -> None:
+    """Replay messages by id, or in bulk by filter (``--state dead`` alone: every dead message).
+
+    Prints how many were replayed; exits 1 when a given id could not be (unknown, or not dead/cancelled).
+    """
+    from gateway.admin import service
+
+    filt = _filter(state, kind, since, until, ma_ho_so, error)
+    if message_ids and not filt.is_empty():
+        raise typer.BadParameter("give message ids or filters, not both")
+    if not message_ids and filt.is_empty():
+        raise typer.BadParameter("give message ids, or --state dead (narrowed by --kind, --since, …) to replay "
+                                 "in bulk")
+    if filt.state is not None and filt.state not in service.REPLAYABLE:
+        raise typer.BadParameter("only dead or cancelled messages can be replayed", param_hint="--state")
+    actor = _actor()
+    with _database() as db:
+        if message_ids:
+            wanted = sorted(set(message_ids))
+            before = {message_id: service.message_state(db, message_id) for message_id in wanted}
+            count = service.replay(db, wanted, actor)
+            out.print(f"replayed {count} of {len(wanted)} message(s)")
+            if count < len(wanted):
+                for message_id, current in before.items():
+                    if current is None:
+                        err.print(f"  {message_id}: no such message")
+                    elif current not in service.REPLAYABLE:
+                        err.print(f"  {message_id}: {current} (only dead or cancelled messages are replayed)")
+                raise typer.Exit(1)
+            return
+        with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as progress:
+            task = progress.add_task("replay", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            count = service.bulk_replay(db, filt, actor, progress=advance)
+    out.print(f"replayed {count} message(s)")
+
+
+@messages_app.command("cancel")
+def messages_cancel(
+    message_id: int = typer.Argument(..., help="The message's id."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept with the message and in the audit log)."),
+) -> None:
+    """Withdraw a pending or dead message (a replay brings it back)."""
+    from gateway.admin import service
+
+    if not reason.strip():
+        raise typer.BadParameter("a reason is required", param_hint="--reason")
+    with _database() as db:
+        if service.cancel(db, message_id, _actor(), reason.strip()):
+            out.print(f"cancelled message {message_id}")
+            return
+        current = service.message_state(db, message_id)
+    err.print(f"no message {message_id}" if current is None
+              else f"message {message_id} is {current}: only pending or dead messages can be cancelled")
+    raise typer.Exit(1)
+
+
+@dossiers_app.command("show")
+def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="The dossier's code.")) -> None:
+    """A dossier's delivery state, ministry status, files (no content), history and messages."""
+    from gateway.admin import service
+    from gateway.dossiers.service import get_dossier
+    from gateway.problems import Problem
+
+    with _database() as db:
+        try:
+            found = get_dossier(db, ma_ho_so)
+        except Problem as exc:
+            err.print(Text(exc.detail or f"no dossier {ma_ho_so}"))
+            raise typer.Exit(1) from exc
+        messages = service.list_messages(db, service.MessageFilter(key=ma_ho_so), limit=100)["items"]
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    ministry, decision = found["ministry"], found["decision"]
+    for label, value in (
+        ("MaHoSo", found["MaHoSo"]), ("id", found["id"]), ("revision", found["revision"]),
+        ("delivery", found["state"]), ("ministry id", ministry["id"]), ("ministry status", ministry["status"]),
+        ("national status", ministry["nationalStatus"]), ("due", _when(found["dueAt"])),
+        ("overdue", "yes" if found["overdue"] else "no"), ("decision", decision),
+        ("created", _when(found["createdAt"])), ("updated", _when(found["updatedAt"])),
+    ):
+        head.add_row(label, _cell(value))
+    out.print(head)
+    files = Table(title="attachments (latest revision)")
+    for name in ("TepDinhKemId", "component", "type", "bytes", "sha256"):
+        files.add_column(name, overflow="fold")
+    for a in found["attachments"]:
+        files.add_row(_cell(a["TepDinhKemId"]), _cell(a["MaThanhPhanHoSo"]), _cell(a["contentType"]),
+                      _cell(a["size"]), _cell(a["sha256"][:16] + "…"))
+    out.print(files)
+    history = Table(title="history")
+    for name in ("at", "event", "rev", "detail"):
+        history.add_column(name, overflow="fold")
+    for h in found["history"]:
+        history.add_row(_cell(_when(h["at"])), _cell(h["event"]), _cell(h["revision"]),
+                        _cell(h["detail"] or h["note"]))
+    out.print(history)
+    out.print(_messages_table(messages, title="messages") if messages else Text("no messages", style="dim"))
+
+
+@app.command()
+def stats() -> None:
+    """Counts by state and kind, the oldest undelivered message's age, deliveries per minute."""
+    from gateway.admin import service
+
+    with _database() as db:
+        found = service.stats(db)
+    by_state = Table(title="messages by state")
+    by_state.add_column("state")
+    by_state.add_column("count", justify="right")
+    for name in ("pending", "in_flight", "done", "dead", "cancelled"):
+        by_state.add_row(_state(name), _cell(found["byState"].get(name, 0)))
+    out.print(by_state)
+    if found["byKind"]:
+        by_kind = Table(title="by kind")
+        states = ("pending", "in_flight", "done", "dead", "cancelled")
+        by_kind.add_column("kind")
+        for name in states:
+            by_kind.add_column(name, justify="right")
+        by_kind.add_column("oldest undelivered", justify="right")
+        for kind, counts in sorted(found["byKind"].items()):
+            by_kind.add_row(_cell(kind), *(_cell(counts.get(name, 0)) for name in states),
+                            _cell(_age(found["oldestUndeliveredAgeSByKind"].get(kind))))
+        out.print(by_kind)
+    out.print(f"oldest undelivered: {_age(found['oldestUndeliveredAgeS'])}")
+    out.print(f"delivered per minute (last 10 min): {found['deliveredPerMinute']}")
+    out.print("ministry circuit: unknown here (the CLI runs no dispatcher; the server reports it on "
+              "/health/ready and /api/v1/admin/stats)")
+
+
+@app.command()
+def purge(
+    older_than: str | None = typer.Option(None, help="Age of finished messages to delete, e.g. 30d, 12h "
+                                                     "(default: GATEWAY_RETENTION_DAYS)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
+) -> None:
+    """Delete delivered (and cancelled) messages and their attempts finished longer ago than --older-than.
+
+    Dead messages are never purged: they wait for a replay or a cancel.
+    """
+    from gateway.admin import service
+    from gateway.admin.timespec import parse_duration
+
+    settings = _settings()
+    if older_than is None:
+        if settings.retention_days == 0:
+            raise typer.BadParameter("GATEWAY_RETENTION_DAYS=0 means never purge; give an age to purge anyway",
+                                     param_hint="--older-than")
+        age = timedelta(days=settings.retention_days)
+    else:
+        try:
+            age = parse_duration(older_than)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
+    with _database() as db:
+        if dry_run:
+            out.print(f"would purge {service.purgeable_count(db, age)} message(s) finished more than "
+                      f"{_age(age.total_seconds())} ago (dead messages are kept)")
+            return
+        count = service.purge(db, age, _actor())
+    out.print(f"purged {count} message(s) finished more than {_age(age.total_seconds())} ago "
+              "(dead messages are kept)")
 
 
 def main() -> None:

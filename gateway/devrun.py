@@ -134,6 +134,7 @@ def _banner(host: str, gw: int, ministry: int, province: int, children: list[Chi
         "",
         "Social-assistance dossier gateway: demo running (Ctrl-C stops everything)",
         f"  gateway            http://{host}:{gw}   (API docs: /docs, health: /health/ready, metrics: /metrics)",
+        f"  admin console      http://{host}:{gw}/admin   (log in with {DEMO_ADMIN_KEY})",
     ]
     if "ministry sandbox" in names:
         lines.append(f"  ministry sandbox   http://{host}:{ministry}/   (pending-reception queue, officer actions)")

@@ -23,3 +23,13 @@ DELIVERY_LATENCY = Histogram(
 DOSSIERS_OVERDUE = Gauge(
     "gateway_dossiers_overdue", "Dossiers past their promised date (NgayHenTra) and not at a final status"
 )
+RECONCILER_LAG = Gauge(
+    "gateway_reconciler_lag_seconds",
+    "Seconds since the ministry change feed was last read successfully (by any reconciler sharing the database)",
+)
+CIRCUIT_STATE = Gauge(
+    "gateway_circuit_state", "Circuit breaker state in this process: 0 closed, 1 half-open, 2 open", ["target"]
+)
+RETENTION_PURGED = Counter(
+    "gateway_retention_purged_total", "Finished messages deleted by the worker's periodic retention purge"
+)

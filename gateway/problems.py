@@ -9,12 +9,15 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mappings.errors import FieldError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:sa-gateway:problem:"
+DATABASE_RETRY_AFTER_S = 5
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +81,20 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
                         media_type=PROBLEM_JSON)
 
 
+def database_unavailable() -> Problem:
+    """The 503 answered while the database cannot be reached (restart, failover, pool exhausted)."""
+    return Problem(503, "database_unavailable",
+                   "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng gửi lại sau.",
+                   headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for database errors that mean "not reachable now" rather than a bug in a statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def _field_path(loc: Iterable[Any]) -> str:
     path = ""
     for part in loc:
@@ -109,6 +126,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = Problem(exc.status_code, codes.get(exc.status_code, f"http_{exc.status_code}"),
                           str(exc.detail) if exc.detail else None, headers=getattr(exc, "headers", None))
         return problem_response(problem, request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_outage(exc):
+            return await _unexpected(request, exc)
+        log.warning("database_unavailable", path=request.url.path, error=exc.__class__.__name__)
+        return problem_response(database_unavailable(), request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

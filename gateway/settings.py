@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     reconcile_lease_s: float | None = Field(default=None, gt=0)  # default: 2 × interval + 5 s
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
+    # Admin console: key signing the session cookie (unset: a random key per process, sessions end on restart).
+    session_secret: SecretStr | None = None
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
 
     # Delivery (the outbox dispatcher and the ministry client).
     ministry_timeout_s: float = 30.0
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     retry_max_age_s: float = Field(default=3 * 24 * 3600.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cool_down_s: float = Field(default=5.0, gt=0)
+
+    # Retention: delivered (and cancelled) messages and their attempts older than this are purged by
+    # `gateway purge` and, every `retention_interval_s`, by each worker; dead messages never. 0 = never.
+    retention_days: int = Field(default=30, ge=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
 
     # Deadlines: days the government announces each year on top of the `holidays` package's calendar.
     calendar_extra_days_off: list[date] = Field(default_factory=list)

@@ -29,6 +29,9 @@ from outbox.store import Message
 
 log = structlog.get_logger(__name__)
 
+CLAIM_BACKOFF_CAP_S = 5.0
+"""Longest pause between claim rounds while the database keeps failing."""
+
 Finish = Callable[[Session], None]
 """What a handler wants written in the transaction that marks its message done."""
 
@@ -127,13 +130,23 @@ class Dispatcher:
                  concurrency=self.config.concurrency)
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
+            failures = 0
             while not self._stopping.is_set():
-                claimed = await self._claim_round()
+                try:
+                    claimed = await self._claim_round()
+                    failures = 0
+                except Exception:
+                    # The database is away (restart, failover): keep the loop alive, back off, retry.
+                    failures += 1
+                    log.exception("claim_failed", failures=failures)
+                    claimed = 0
                 if claimed:
                     continue
                 self._wake.clear()
+                pause = min(self.config.poll_s * 2 ** min(failures, 6), CLAIM_BACKOFF_CAP_S) if failures \
+                    else self.config.poll_s
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), timeout=pause)
         finally:
             heartbeat.cancel()
             await self._shutdown()
@@ -197,13 +210,15 @@ class Dispatcher:
         started_at = utcnow()
         bound = log.bind(message_id=message.id, kind=message.kind, key=message.key, attempt=message.attempts)
         outcome = "lost"
+        error: DeliveryError | None = None
+        crash: Exception | None = None
         try:
             try:
                 finish = await asyncio.wait_for(handler.handle(message), timeout=self.config.attempt_timeout_s)
             except PermanentError as exc:
                 breaker.record_success()  # the peer answered, and clearly
+                error = exc
                 outcome = await asyncio.to_thread(self._bury, handler, message, exc, started_at)
-                bound.warning("delivery_dead", error=exc.message, detail=exc.detail)
             except TransientError as exc:
                 if exc.trips_breaker:
                     breaker.record_failure()
@@ -211,23 +226,25 @@ class Dispatcher:
                     breaker.record_neutral()
                 if exc.retry_after:
                     breaker.hold(exc.retry_after)
+                error = exc
                 outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc, started_at)
-                bound.info("delivery_retry" if outcome == "retry" else "delivery_dead",
-                           error=exc.message, retry_after=exc.retry_after)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
                 breaker.record_neutral()
-                bound.exception("delivery_handler_error")
+                crash = exc
                 error = TransientError(f"{exc.__class__.__name__}: {exc}", trips_breaker=False,
                                        detail={"exception": exc.__class__.__name__})
                 outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, error, started_at)
             else:
                 breaker.record_success()
                 outcome = await asyncio.to_thread(self._complete, message, finish, started_at)
-                bound.info("delivery_done", duration_ms=round((time.monotonic() - started) * 1000, 1))
-            if outcome == "lost":
-                bound.warning("lease_lost", detail="another worker took the message over; its outcome stands")
+            _log_attempt(bound, outcome, time.monotonic() - started, error, crash)
+        except Exception:
+            # Recording the outcome failed (the database is away): the lease expires, the message is retried.
+            outcome = "lost"
+            bound.exception("delivery_outcome_not_recorded", outcome=outcome,
+                            duration_ms=round((time.monotonic() - started) * 1000, 1))
         finally:
             self._running.pop(message.id, None)
             self._wake.set()
@@ -315,6 +332,26 @@ class Dispatcher:
     def _release(self, ids: list[int]) -> int:
         with self._sessions(write=True) as session:
             return store.release(session, ids, self.owner)
+
+
+def _log_attempt(bound: Any, outcome: str, duration_s: float, error: DeliveryError | None,
+                 crash: Exception | None) -> None:
+    """The one log line of an attempt: ``delivery_<outcome>`` with the message's ids (bound) and the outcome."""
+    fields: dict[str, Any] = {"outcome": outcome, "duration_ms": round(duration_s * 1000, 1)}
+    if error is not None:
+        cause = crash or error.__cause__ or error
+        fields["error_class"] = cause.__class__.__name__
+        fields["error"] = error.message
+        if isinstance(error, TransientError) and error.retry_after:
+            fields["retry_after"] = error.retry_after
+        if outcome == "dead" and error.detail:
+            fields["detail"] = error.detail
+    if outcome == "lost":
+        fields["note"] = "another worker took the message over; its outcome stands"
+    if crash is not None:
+        fields["exc_info"] = crash  # a bug on our side: the traceback goes with the attempt's line
+    quiet = outcome in ("done", "retry") and crash is None
+    (bound.info if quiet else bound.warning)(f"delivery_{outcome}", **fields)
 
 
 def _detail(error: DeliveryError) -> dict[str, Any] | None:

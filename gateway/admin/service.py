@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlmodel import Session, col
 
@@ -22,8 +23,11 @@ from outbox import store
 from outbox.columns import utcnow
 from outbox.models import MessageState, OutboxAttempt, OutboxMessage
 
+log = structlog.get_logger(__name__)
+
 REPLAYABLE = (MessageState.DEAD.value, MessageState.CANCELLED.value)
 CANCELLABLE = (MessageState.PENDING.value, MessageState.DEAD.value)
+UNDELIVERED = (MessageState.PENDING.value, MessageState.IN_FLIGHT.value)
 BATCH = 500
 
 
@@ -52,13 +56,18 @@ class MessageFilter:
         if self.until:
             out.append(col(OutboxMessage.created_at) < self.until)
         if self.error:
-            out.append(col(OutboxMessage.last_error).contains(self.error, autoescape=True))
+            # Case-insensitive on both engines (SQLite LIKE already is, for ASCII letters only; PostgreSQL not).
+            out.append(col(OutboxMessage.last_error).icontains(self.error, autoescape=True))
         return out
+
+    def is_empty(self) -> bool:
+        """True when no criterion is given (the filter matches every message)."""
+        return not any(getattr(self, f.name) for f in fields(self))
 
     def as_dict(self) -> dict[str, Any]:
         """The filter as JSON (for the audit log)."""
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.__dict__.items() if v is not None}
+        return {f.name: (v.isoformat() if isinstance(v, datetime) else v)
+                for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
 
 def message_summary(m: OutboxMessage) -> dict[str, Any]:
@@ -78,16 +87,21 @@ def _encode_cursor(message_id: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(padded))["id"])
-    except (ValueError, KeyError, TypeError) as exc:
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["id"]
+        if not isinstance(decoded, int) or isinstance(decoded, bool) or decoded < 1:
+            raise ValueError("invalid cursor")
+        return decoded
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # UnicodeError and binascii.Error are ValueErrors
         raise ValueError("invalid cursor") from exc
 
 
 def list_messages(db: Database, filt: MessageFilter, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """Messages newest first, ``limit`` per page; ``next`` is the cursor of the following page (or None).
 
-    Raises ValueError for a cursor this function did not produce.
+    Raises ValueError for a cursor this function did not produce, or a ``limit`` below 1.
     """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
     conditions = filt.conditions()
     if cursor:
         conditions.append(col(OutboxMessage.id) < _decode_cursor(cursor))
@@ -131,11 +145,31 @@ def audit(session: Session, actor: str, action: str, target: dict[str, Any] | No
     session.add(AuditEntry(at=utcnow(), actor=actor, action=action, target=target, result=result))
 
 
+def _replayable_ids(session: Session, message_ids: Sequence[int]) -> list[int]:
+    """Those of ``message_ids`` that are dead or cancelled, locked until the transaction ends."""
+    query = (select(col(OutboxMessage.id))
+             .where(col(OutboxMessage.id).in_(list(message_ids)), col(OutboxMessage.state).in_(REPLAYABLE))
+             .order_by(col(OutboxMessage.id)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [int(i) for i in session.execute(query).scalars()]
+
+
 def replay(db: Database, message_ids: Sequence[int], actor: str) -> int:
-    """Replay dead or cancelled messages by id; returns how many were replayed (others are left as they are)."""
+    """Replay dead or cancelled messages by id; returns how many were replayed (others are left as they are).
+
+    The audit entry names the messages actually replayed; when none was, nothing happened and nothing is
+    audited."""
+    requested = sorted({int(i) for i in message_ids})
+    if not requested:
+        return 0
     with db.session(write=True) as session:
-        count = store.replay(session, list(message_ids))
-        audit(session, actor, "replay", {"ids": list(message_ids)}, {"replayed": count})
+        ids = _replayable_ids(session, requested)
+        if not ids:
+            return 0
+        count = store.replay(session, ids)
+        audit(session, actor, "replay", {"ids": ids, "requested": requested}, {"replayed": count})
+    log.info("admin_action", action="replay", actor=actor, message_ids=ids, count=count)
     return count
 
 
@@ -143,20 +177,30 @@ def bulk_replay(db: Database, filt: MessageFilter, actor: str,
                 progress: Callable[[int, int], None] | None = None) -> int:
     """Replay every dead (or, if the filter says so, cancelled) message matching ``filt``, in batches of
     :data:`BATCH`, each batch with its audit entry. Safe to repeat: a replayed message is no longer dead.
-    ``progress(done, total)`` is called after each batch. Returns how many were replayed."""
-    states = [filt.state] if filt.state in REPLAYABLE else [MessageState.DEAD.value]
+    ``progress(done, total)`` is called after each batch. Returns how many were replayed.
+
+    Only the messages that match when the call starts are considered (a message that goes dead again
+    meanwhile is not replayed twice). Raises ValueError for a ``state`` other than dead or cancelled."""
+    if filt.state is not None and filt.state not in REPLAYABLE:
+        raise ValueError(f"only dead or cancelled messages can be replayed, not {filt.state!r}")
+    states = [filt.state or MessageState.DEAD.value]
     conditions = [*MessageFilter(**{**filt.__dict__, "state": None}).conditions(),
                   col(OutboxMessage.state).in_(states)]
     with db.session() as session:
-        total = int(session.execute(select(func.count()).select_from(OutboxMessage).where(*conditions)).scalar_one())
+        total, upto = session.execute(
+            select(func.count(), func.max(col(OutboxMessage.id))).select_from(OutboxMessage).where(*conditions)
+        ).one()
+    total = int(total)
     done = 0
     last_id = 0
-    while True:
+    while upto is not None:
         with db.session(write=True) as session:
-            ids = [int(i) for i in session.execute(
-                select(OutboxMessage.id).where(*conditions, col(OutboxMessage.id) > last_id)  # type: ignore[call-overload]
-                .order_by(col(OutboxMessage.id)).limit(BATCH)
-            ).scalars()]
+            query = (select(col(OutboxMessage.id))
+                     .where(*conditions, col(OutboxMessage.id) > last_id, col(OutboxMessage.id) <= upto)
+                     .order_by(col(OutboxMessage.id)).limit(BATCH))
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = [int(i) for i in session.execute(query).scalars()]
             if not ids:
                 break
             count = store.replay(session, ids)
@@ -165,6 +209,8 @@ def bulk_replay(db: Database, filt: MessageFilter, actor: str,
         last_id = ids[-1]
         if progress is not None:
             progress(done, max(total, done))
+    if done:
+        log.info("admin_action", action="bulk_replay", actor=actor, filter=filt.as_dict(), count=done)
     return done
 
 
@@ -179,38 +225,69 @@ def cancel(db: Database, message_id: int, actor: str, reason: str) -> bool:
                     finished_at=now)
         )
         changed = bool(result.rowcount)  # type: ignore[attr-defined]
-        audit(session, actor, "cancel", {"ids": [message_id], "reason": reason}, {"cancelled": int(changed)})
-    return changed
+        if not changed:  # nothing was done: nothing to audit
+            return False
+        audit(session, actor, "cancel", {"ids": [message_id], "reason": reason}, {"cancelled": 1})
+    log.info("admin_action", action="cancel", actor=actor, message_ids=[message_id], count=1)
+    return True
 
 
-def audit_log(db: Database, *, limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
-    """The audit log, newest first."""
+def message_state(db: Database, message_id: int) -> str | None:
+    """A message's state, None when there is no such message."""
+    with db.session() as session:
+        found: str | None = session.execute(
+            select(col(OutboxMessage.state)).where(col(OutboxMessage.id) == message_id)
+        ).scalar_one_or_none()
+    return found
+
+
+def audit_log(db: Database, *, limit: int = 100, before_id: int | None = None, action: str | None = None,
+              actor: str | None = None) -> list[dict[str, Any]]:
+    """The audit log, newest first; ``before_id`` pages on, ``action`` and ``actor`` filter."""
     with db.session() as session:
         query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
         if before_id is not None:
             query = query.where(col(AuditEntry.id) < before_id)
+        if action:
+            query = query.where(col(AuditEntry.action) == action)
+        if actor:
+            query = query.where(col(AuditEntry.actor) == actor)
         return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
                  "result": e.result} for e in session.execute(query).scalars()]
 
 
+def _aware(value: Any, now: datetime) -> datetime:
+    """A MIN() of a date-time column as an aware datetime (on SQLite the aggregate bypasses the column type)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return datetime.fromisoformat(str(value)).replace(tzinfo=now.tzinfo)
+
+
+def oldest_undelivered_by_kind(db: Database) -> dict[str, float]:
+    """Per kind, the age in seconds of the oldest pending or in-flight message (kinds with none are absent)."""
+    now = utcnow()
+    with db.session() as session:
+        rows = session.execute(
+            select(col(OutboxMessage.kind), func.min(col(OutboxMessage.created_at)))
+            .where(col(OutboxMessage.state).in_(UNDELIVERED)).group_by(col(OutboxMessage.kind))
+        ).all()
+    return {kind: max(0.0, (now - _aware(oldest, now)).total_seconds()) for kind, oldest in rows if oldest is not None}
+
+
 def stats(db: Database) -> dict[str, Any]:
-    """Counts by kind and state, the oldest undelivered message's age, deliveries in the last minutes."""
+    """Counts by kind and state, the oldest undelivered message's age (overall and per kind), deliveries in the
+    last minutes."""
     now = utcnow()
     with db.session() as session:
         counts = session.execute(
             select(col(OutboxMessage.kind), col(OutboxMessage.state), func.count())
             .group_by(col(OutboxMessage.kind), col(OutboxMessage.state))
         ).all()
-        oldest = session.execute(
-            select(func.min(col(OutboxMessage.created_at))).where(
-                col(OutboxMessage.state).in_([MessageState.PENDING.value, MessageState.IN_FLIGHT.value]))
-        ).scalar_one()
         recent = session.execute(
             select(func.count()).select_from(OutboxAttempt)
             .where(col(OutboxAttempt.outcome) == "done", col(OutboxAttempt.started_at) >= now - timedelta(minutes=10))
         ).scalar_one()
-    if oldest is not None and oldest.tzinfo is None:  # a raw aggregate on SQLite bypasses the column type
-        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=now.tzinfo)
+    oldest_by_kind = oldest_undelivered_by_kind(db)
     by_state: dict[str, int] = {}
     by_kind: dict[str, dict[str, int]] = {}
     for kind, state, count in counts:
@@ -219,29 +296,55 @@ def stats(db: Database) -> dict[str, Any]:
     return {
         "byState": by_state,
         "byKind": by_kind,
-        "oldestUndeliveredAgeS": (now - oldest).total_seconds() if oldest is not None else None,
+        "oldestUndeliveredAgeS": max(oldest_by_kind.values()) if oldest_by_kind else None,
+        "oldestUndeliveredAgeSByKind": oldest_by_kind,
         "deliveredPerMinute": round(int(recent) / 10, 2),
     }
 
 
-def purge(db: Database, older_than: timedelta, actor: str) -> int:
-    """Delete done (and cancelled) messages finished before ``older_than`` ago, with their attempts; dead
-    messages are never purged. Returns how many messages were deleted."""
+PURGEABLE = (MessageState.DONE.value, MessageState.CANCELLED.value)
+
+
+def _purgeable(cutoff: datetime) -> list[Any]:
+    return [col(OutboxMessage.state).in_(PURGEABLE), col(OutboxMessage.finished_at).is_not(None),
+            col(OutboxMessage.finished_at) < cutoff]
+
+
+def purgeable_count(db: Database, older_than: timedelta) -> int:
+    """How many messages :func:`purge` would delete now."""
+    with db.session() as session:
+        return int(session.execute(
+            select(func.count()).select_from(OutboxMessage).where(*_purgeable(utcnow() - older_than))
+        ).scalar_one())
+
+
+def purge(db: Database, older_than: timedelta, actor: str, *,
+          should_stop: Callable[[], bool] | None = None) -> int:
+    """Delete done (and cancelled) messages finished before ``older_than`` ago, with their attempts, in batches
+    (each with its audit entry); dead messages are never purged. ``should_stop()`` is asked between batches.
+    Returns how many messages were deleted."""
+    if older_than < timedelta(0):
+        raise ValueError("older_than must not be negative")
     cutoff = utcnow() - older_than
     removed = 0
-    while True:
+    while should_stop is None or not should_stop():
         with db.session(write=True) as session:
-            ids = [int(i) for i in session.execute(
-                select(OutboxMessage.id).where(  # type: ignore[call-overload]
-                    col(OutboxMessage.state).in_([MessageState.DONE.value, MessageState.CANCELLED.value]),
-                    col(OutboxMessage.finished_at) < cutoff,
-                ).limit(BATCH)
-            ).scalars()]
+            query = (select(col(OutboxMessage.id)).where(*_purgeable(cutoff))
+                     .order_by(col(OutboxMessage.id)).limit(BATCH))
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)  # several workers purging share the work
+            ids = [int(i) for i in session.execute(query).scalars()]
             if not ids:
                 break
             session.execute(delete(OutboxAttempt).where(col(OutboxAttempt.message_id).in_(ids)))
-            session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))
-            audit(session, actor, "purge", {"older_than_s": older_than.total_seconds(), "count": len(ids)},
-                  {"deleted": len(ids)})
-        removed += len(ids)
+            # Re-checked in the DELETE: a message replayed since the SELECT is no longer finished.
+            result = session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids),
+                                                                 *_purgeable(cutoff)))
+            deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            if deleted:
+                audit(session, actor, "purge", {"older_than_s": older_than.total_seconds(), "count": deleted,
+                                                "ids_from": ids[0], "ids_to": ids[-1]}, {"deleted": deleted})
+        removed += deleted
+    if removed:
+        log.info("admin_action", action="purge", actor=actor, older_than_s=older_than.total_seconds(), count=removed)
     return removed

@@ -7,22 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from contextlib import suppress
+from datetime import timedelta
 
 import httpx
 import structlog
 
 from adapters.ministry.client import MinistryClient
+from gateway.admin.service import purge
 from gateway.blobs import BlobStore
 from gateway.callbacks.handler import PROVINCE, ProvinceCallbackHandler
 from gateway.db import Database
 from gateway.delivery.handlers import MINISTRY, DeliverDossierHandler, SupplementDossierHandler
-from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
+from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
 from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
 from outbox import CircuitBreaker, Dispatcher, DispatcherConfig, Handler, Message, RetryPolicy
 from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
+
+RETENTION_ACTOR = "system:retention"
 
 
 def _observe(message: Message, outcome: str, _duration_s: float) -> None:
@@ -43,6 +48,10 @@ class Worker:
             settings.ministry_base_url, settings.ministry_client_id or "", secret,
             timeout=settings.ministry_timeout_s,
         )
+        self.db = db
+        self.retention_days = settings.retention_days
+        self.retention_interval_s = settings.retention_interval_s
+        self._stopping = asyncio.Event()
         notify = settings.callbacks_configured
         self.callback_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False,
                                                headers={"User-Agent": "sa-gateway callbacks"})
@@ -83,6 +92,7 @@ class Worker:
 
     def stop(self) -> None:
         """Stop claiming and polling; ``run()`` returns once in-flight work is finished or handed back."""
+        self._stopping.set()
         self.dispatcher.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
@@ -93,10 +103,29 @@ class Worker:
             tasks = [self.dispatcher.run()]
             if self.reconciler is not None:
                 tasks.append(self.reconciler.run())
+            if self.retention_days > 0:
+                tasks.append(self._retention())
             await asyncio.gather(*tasks)
         finally:
             await self.client.aclose()
             await self.callback_http.aclose()
+
+    async def _retention(self) -> None:
+        """Purge finished messages past the retention age now, then every ``retention_interval_s``.
+
+        Every worker process does it: concurrent purges split the rows (SKIP LOCKED on PostgreSQL,
+        one writer at a time on SQLite), so electing a single purger is not worth its machinery.
+        """
+        older_than = timedelta(days=self.retention_days)
+        while not self._stopping.is_set():
+            try:
+                removed = await asyncio.to_thread(purge, self.db, older_than, RETENTION_ACTOR,
+                                                  should_stop=self._stopping.is_set)
+                RETENTION_PURGED.inc(removed)
+            except Exception:
+                log.exception("retention_purge_failed", retry_in_s=self.retention_interval_s)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.retention_interval_s)
 
 
 async def run_standalone(settings: Settings, db: Database, blobs: BlobStore, concurrency: int | None) -> None:

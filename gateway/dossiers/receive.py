@@ -19,7 +19,7 @@ import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from gateway.blobs import BlobStore, BlobTooLargeError, StagedBlob
+from gateway.blobs import BlobStore, BlobTooLargeError, StagedBlob, is_storage_full
 from gateway.problems import Problem
 from gateway.settings import Settings
 from mappings.errors import FieldError
@@ -67,10 +67,22 @@ async def receive_submission(request: Request, settings: Settings, blobs: BlobSt
                           "Chỉ nhận application/json hoặc multipart/form-data.")
         await anyio.to_thread.run_sync(_finish_all, submission)
         _check_types(submission)
+    except OSError as exc:
+        submission.discard()
+        if is_storage_full(exc):
+            raise storage_full() from exc
+        raise
     except BaseException:
         submission.discard()
         raise
     return submission
+
+
+def storage_full() -> Problem:
+    """The 507 answered when the attachment store has no room left (nothing of the request is kept)."""
+    return Problem(507, "insufficient_storage",
+                   "Kho lưu tệp đính kèm đã đầy; hồ sơ chưa được nhận, vui lòng gửi lại sau.",
+                   headers={"Retry-After": "60"})
 
 
 def _check_declared_length(request: Request, settings: Settings) -> None:
@@ -268,8 +280,8 @@ async def _read_multipart(
         parser.finalize()
     except ClientDisconnect as exc:
         raise Problem(400, "body_incomplete", "Kết nối bị ngắt trước khi nhận đủ dữ liệu.") from exc
-    except Problem:
-        raise
+    except (Problem, OSError):
+        raise  # our refusals, and the blob store's own failures (a full disk is not a malformed body)
     except Exception as exc:  # python-multipart's parse errors
         raise Problem(400, "multipart_malformed", "Dữ liệu multipart không đúng định dạng.") from exc
     if not reader.ended:

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
+from gateway.blobs import is_storage_full
 from gateway.db import Database
-from gateway.dossiers.receive import Submission
+from gateway.dossiers.receive import Submission, storage_full
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState, new_id
 from gateway.problems import Problem
 from mappings.calendar import add_working_days
@@ -65,8 +66,13 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
 
     content = dossier_to_json(dossier)
     digest = fingerprint(dossier, facts)
-    for blob in submission.files.values():
-        blob.commit()
+    try:
+        for blob in submission.files.values():
+            blob.commit()
+    except OSError as exc:
+        if is_storage_full(exc):
+            raise storage_full() from exc
+        raise
 
     with db.session(write=True) as session:
         _insert_if_absent(session, dossier.code, dossier.procedure_code, client_name)

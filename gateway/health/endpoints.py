@@ -37,7 +37,8 @@ async def ready(
 
 
 @router.get("/metrics", summary="Prometheus text format")
-def metrics(db: Annotated[Database, Depends(get_database)]) -> Response:
+def metrics(request: Request, db: Annotated[Database, Depends(get_database)]) -> Response:
     """The process's metrics."""
-    refresh_metrics(db)
+    worker = getattr(request.app.state, "worker", None)
+    refresh_metrics(db, {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker else None)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

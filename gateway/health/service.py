@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +12,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from gateway.admin.service import oldest_undelivered_by_kind
 from gateway.blobs import BlobStore
 from gateway.db import Database
 from gateway.dossiers.service import count_overdue
-from gateway.metrics import DOSSIERS_OVERDUE, OUTBOX_MESSAGES
+from gateway.metrics import (
+    CIRCUIT_STATE,
+    DOSSIERS_OVERDUE,
+    OLDEST_UNDELIVERED,
+    OUTBOX_MESSAGES,
+    RECONCILER_LAG,
+)
 from gateway.migrate import NotMigratedError, ensure_migrated
+from gateway.reconcile.reconciler import feed_read_age_s
 from outbox.columns import utcnow
 from outbox.models import MessageState, OutboxMessage
 
@@ -53,20 +63,39 @@ def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown") -> tuple
     }
 
 
+CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
 def _refresh_outbox_gauges(db: Database) -> None:
-    """Messages by kind and state, for /metrics (refreshed on probes and scrapes)."""
+    """Messages by kind and state, and per kind the oldest undelivered age (0 for a kind with nothing
+    undelivered, so that an alert on it resolves), for /metrics (refreshed on probes and scrapes)."""
     with db.session() as session:
         rows = session.execute(
             select(col(OutboxMessage.kind), col(OutboxMessage.state), func.count())
             .group_by(col(OutboxMessage.kind), col(OutboxMessage.state))
         ).all()
+    oldest = oldest_undelivered_by_kind(db)
     OUTBOX_MESSAGES.clear()
     for kind, state, count in rows:
         OUTBOX_MESSAGES.labels(kind, state).set(count)
+    OLDEST_UNDELIVERED.clear()
+    for kind in {kind for kind, _state, _count in rows} | set(oldest):
+        OLDEST_UNDELIVERED.labels(kind).set(oldest.get(kind, 0.0))
 
 
-def refresh_metrics(db: Database) -> None:
-    """Bring the database-backed gauges up to date (best effort: a scrape never fails on it)."""
+def refresh_circuit_gauge(circuits: Mapping[str, str]) -> None:
+    """This process's breakers (none reported when it runs no dispatcher)."""
+    CIRCUIT_STATE.clear()
+    for target, state in circuits.items():
+        CIRCUIT_STATE.labels(target).set(CIRCUIT_VALUES.get(state, math.nan))
+
+
+def refresh_metrics(db: Database, circuits: Mapping[str, str] | None = None) -> None:
+    """Bring the database-backed gauges and the circuit states up to date (best effort: a scrape never fails
+    on it)."""
+    refresh_circuit_gauge(circuits or {})
     with contextlib.suppress(SQLAlchemyError):
         _refresh_outbox_gauges(db)
         DOSSIERS_OVERDUE.set(count_overdue(db))
+        lag = feed_read_age_s(db)
+        RECONCILER_LAG.set(lag if lag is not None else math.nan)

@@ -31,6 +31,17 @@ log = structlog.get_logger(__name__)
 FEED = "ministry_changes"
 
 
+def feed_read_age_s(db: Database) -> float | None:
+    """Seconds since the change feed was last read successfully by any reconciler on this database (each page
+    read stamps the cursor row); before the first success, since reconciliation first tried. None when it
+    never ran here."""
+    with db.session() as session:
+        stamped = session.execute(
+            select(col(SyncCursor.updated_at)).where(col(SyncCursor.name) == FEED)
+        ).scalar_one_or_none()
+    return None if stamped is None else max(0.0, (utcnow() - stamped).total_seconds())
+
+
 class LeaseLostError(RuntimeError):
     """Another reconciler holds the feed now."""
 

@@ -1,0 +1,188 @@
+"""Admin API (scope ``admin``): the transaction log, replay, cancel, the audit log and stats.
+
+Thin routes: parse, call one service function, shape the answer. Every action is audited by the
+service in the same transaction as the action, as ``api:<API key name>``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from gateway.admin import service
+from gateway.admin.schemas import (
+    AuditPage,
+    BulkReplayRequest,
+    CancelRequest,
+    CancelResult,
+    MessageDetail,
+    MessagePage,
+    MessageStateName,
+    ReplayOneResult,
+    ReplayResult,
+    Stats,
+)
+from gateway.admin.timespec import parse_moment
+from gateway.auth import Principal, require_scope
+from gateway.db import Database
+from gateway.deps import get_database
+from gateway.problems import Problem
+from mappings.errors import FieldError
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Db = Annotated[Database, Depends(get_database)]
+MessageId = Annotated[int, Path(ge=1, description="the message's id")]
+
+
+def _actor(principal: Principal) -> str:
+    return f"api:{principal.name}"
+
+
+def _moment(field: str, value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_moment(value)
+    except ValueError as exc:
+        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=[
+            FieldError(field, "invalid_time", "Cần ngày/giờ ISO 8601 (vd. 2026-01-31T08:00+07:00) "
+                                              "hoặc khoảng thời gian trước đây (vd. 2h, 7d)."),
+        ]) from exc
+
+
+def _filter(state: str | None, kind: str | None, ma_ho_so: str | None, since: str | None, until: str | None,
+            error: str | None) -> service.MessageFilter:
+    return service.MessageFilter(state=state or None, kind=kind or None, key=ma_ho_so or None,
+                                 since=_moment("since", since), until=_moment("until", until), error=error or None)
+
+
+def _wake(request: Request) -> None:
+    if (worker := getattr(request.app.state, "worker", None)) is not None:
+        worker.wake()  # replayed messages are due now: do not wait for the next poll
+
+
+def _not_found(message_id: int) -> Problem:
+    return Problem(404, "message_not_found", f"Không có thông điệp {message_id}.")
+
+
+def _summary(db: Database, message_id: int) -> dict[str, Any]:
+    found = service.get_message(db, message_id)
+    if found is None:
+        raise _not_found(message_id)
+    return found
+
+
+@router.get("/messages", response_model=MessagePage, responses={code: _PROBLEM for code in (401, 403, 422)},
+            summary="The transaction log, newest first, filtered, a page at a time")
+def list_messages(
+    _principal: Admin,
+    db: Db,
+    state: Annotated[MessageStateName | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    ma_ho_so: Annotated[str | None, Query(alias="MaHoSo", max_length=128,
+                                          description="the dossier's code (its deliveries and callbacks)")] = None,
+    since: Annotated[str | None, Query(description="created at or after: ISO date/time (UTC if no offset), "
+                                                   "or a duration ago such as 2h or 7d")] = None,
+    until: Annotated[str | None, Query(description="created before: same forms as since")] = None,
+    error: Annotated[str | None, Query(max_length=200, description="text in the last error")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="the previous page's next")] = None,
+) -> dict[str, Any]:
+    """Messages matching every given filter; ``next`` is the cursor of the following page (null at the end)."""
+    filt = _filter(state, kind, ma_ho_so, since, until, error)
+    try:
+        return service.list_messages(db, filt, limit=limit, cursor=cursor or None)
+    except ValueError as exc:
+        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=[
+            FieldError("cursor", "invalid_cursor",
+                       "Con trỏ phân trang không hợp lệ; dùng giá trị next của trang trước."),
+        ]) from exc
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail,
+            responses={code: _PROBLEM for code in (401, 403, 404, 422)},
+            summary="One message with every attempt (time, duration, HTTP status, error class, redacted detail)")
+def read_message(message_id: MessageId, _principal: Admin, db: Db) -> dict[str, Any]:
+    """The message and its attempts log."""
+    return _summary(db, message_id)
+
+
+@router.post("/messages/replay", response_model=ReplayResult,
+             responses={code: _PROBLEM for code in (401, 403, 422)},
+             summary="Replay every dead (or cancelled) message matching the filters, in batches; safe to repeat")
+async def bulk_replay(request: Request, body: BulkReplayRequest, principal: Admin, db: Db) -> dict[str, Any]:
+    """A body without any filter is refused unless it says ``{"all": true}`` (every dead message)."""
+    filt = _filter(body.state, body.kind, body.ma_ho_so, body.since, body.until, body.error)
+    if filt.is_empty() and not body.all:
+        raise Problem(422, "filter_required", "Cần ít nhất một điều kiện lọc, hoặc \"all\": true để phát lại "
+                      "mọi thông điệp lỗi.", errors=[
+                          FieldError("all", "filter_required", "Không có điều kiện lọc nào."),
+                      ])
+    replayed = await anyio.to_thread.run_sync(
+        functools.partial(service.bulk_replay, db, filt, _actor(principal)))
+    if replayed:
+        _wake(request)
+    return {"replayed": replayed}
+
+
+@router.post("/messages/{message_id}/replay", response_model=ReplayOneResult,
+             responses={code: _PROBLEM for code in (401, 403, 404, 409, 422)},
+             summary="Replay one dead or cancelled message (409 for any other state)")
+async def replay_message(request: Request, message_id: MessageId, principal: Admin, db: Db) -> dict[str, Any]:
+    """Back to pending, due now, with a fresh attempt count."""
+    replayed = await anyio.to_thread.run_sync(functools.partial(service.replay, db, [message_id],
+                                                                _actor(principal)))
+    if not replayed:
+        state = await anyio.to_thread.run_sync(service.message_state, db, message_id)
+        if state is None:
+            raise _not_found(message_id)
+        raise Problem(409, "not_replayable", f"Thông điệp {message_id} đang ở trạng thái '{state}'; chỉ phát lại "
+                      "được thông điệp lỗi (dead) hoặc đã hủy (cancelled).", extra={"state": state})
+    _wake(request)
+    return {"replayed": replayed, "message": await anyio.to_thread.run_sync(_summary, db, message_id)}
+
+
+@router.post("/messages/{message_id}/cancel", response_model=CancelResult,
+             responses={code: _PROBLEM for code in (401, 403, 404, 409, 422)},
+             summary="Withdraw a pending or dead message (409 for any other state); replay brings it back")
+def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin, db: Db) -> dict[str, Any]:
+    """Cancelled with the reason, which the message and the audit log keep."""
+    if not service.cancel(db, message_id, _actor(principal), body.reason):
+        state = service.message_state(db, message_id)
+        if state is None:
+            raise _not_found(message_id)
+        raise Problem(409, "not_cancellable", f"Thông điệp {message_id} đang ở trạng thái '{state}'; chỉ hủy được "
+                      "thông điệp đang chờ (pending) hoặc lỗi (dead).", extra={"state": state})
+    return {"cancelled": 1, "message": _summary(db, message_id)}
+
+
+@router.get("/audit", response_model=AuditPage, responses={code: _PROBLEM for code in (401, 403, 422)},
+            summary="The audit log, newest first: who, what, when, which messages")
+def read_audit(
+    _principal: Admin,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, description="the previous page's next")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Entries older than ``before`` (an entry id), at most ``limit``."""
+    items = service.audit_log(db, limit=limit, before_id=before, action=action or None, actor=actor or None)
+    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.get("/stats", response_model=Stats, responses={code: _PROBLEM for code in (401, 403)},
+            summary="Counts by state and kind, oldest undelivered age, deliveries per minute, circuit states")
+def read_stats(request: Request, _principal: Admin, db: Db) -> dict[str, Any]:
+    """The circuit states are this process's dispatcher's (``not_running_here`` when it runs none)."""
+    worker = getattr(request.app.state, "worker", None)
+    circuits = {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker is not None else {}
+    return {**service.stats(db), "ministryCircuit": circuits.get("ministry", "not_running_here"),
+            "circuits": circuits}

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     retry_max_age_s: float = Field(default=3 * 24 * 3600.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cool_down_s: float = Field(default=5.0, gt=0)
+    # A failed probe doubles the cool-down up to this cap: under a partial outage (some requests
+    # failing) a long cap delays recovery, so keep it near the retry cap's order of magnitude.
+    breaker_max_cool_down_s: float = Field(default=30.0, gt=0)
 
     # Retention: delivered (and cancelled) messages and their attempts older than this are purged by
     # `gateway purge` and, every `retention_interval_s`, by each worker; dead messages never. 0 = never.

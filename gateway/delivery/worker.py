@@ -62,7 +62,10 @@ class Worker:
         if notify and settings.province_callback_url and settings.province_callback_secret:
             handlers.append(ProvinceCallbackHandler(self.callback_http, settings.province_callback_url,
                                                     settings.province_callback_secret.get_secret_value()))
-        breaker = {"threshold": settings.breaker_threshold, "cool_down_s": settings.breaker_cool_down_s}
+        def breaker() -> CircuitBreaker:
+            return CircuitBreaker(threshold=settings.breaker_threshold, cool_down_s=settings.breaker_cool_down_s,
+                                  max_cool_down_s=max(settings.breaker_max_cool_down_s, settings.breaker_cool_down_s))
+
         self.dispatcher = Dispatcher(
             db.session,
             handlers,
@@ -71,7 +74,7 @@ class Worker:
                                     attempt_timeout_s=max(60.0, settings.ministry_timeout_s * 10)),
             policy=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
                                max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s),
-            breakers={MINISTRY: CircuitBreaker(**breaker), PROVINCE: CircuitBreaker(**breaker)},  # type: ignore[arg-type]
+            breakers={MINISTRY: breaker(), PROVINCE: breaker()},
             observer=_observe,
         )
         self.reconciler = (

@@ -26,11 +26,13 @@ from adapters.ministry.auth import TOKEN_PATH, TokenCache, parse_token_response,
 from adapters.ministry.errors import (
     DOSSIER_EXISTS,
     INVALID_RESPONSE,
+    RATE_LIMITED,
     MinistryError,
     PermanentMinistryError,
     TransientMinistryError,
     classify,
     classify_exception,
+    parse_retry_after,
 )
 from adapters.ministry.filenames import sanitize_filename
 from adapters.ministry.models import ChangePage, CreatedDossier, UploadedFile
@@ -87,6 +89,10 @@ class MinistryClient:
             headers={"Accept": "application/json", "User-Agent": "sa-gateway ministry-client"},
         )
         self._tokens = TokenCache(self._fetch_token, clock=clock)
+        self._clock = clock
+        # When the ministry last asked us to wait (429, or 503 with Retry-After): no call of this client
+        # goes out before then, not even the next step of a delivery already under way.
+        self._not_before = 0.0
 
     async def __aenter__(self) -> Self:
         return self
@@ -258,7 +264,16 @@ class MinistryClient:
         parts: RequestParts | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
-        """One authorised call; a 401 is repeated once with a fresh token, a second 401 raises."""
+        """One authorised call; a 401 is repeated once with a fresh token, a second 401 raises.
+
+        While a Retry-After the ministry gave is running, the call is not sent: it fails at once as
+        transient with the remaining wait, so the caller reschedules it after the window.
+        """
+        wait = self._not_before - self._clock()
+        if wait > 0:
+            raise TransientMinistryError(
+                "holding back: the ministry asked us to wait", status=None, code=RATE_LIMITED, retry_after=wait
+            )
         token = await self._tokens.get()
         response = await self._exchange(method, path, parts, idempotency_key, token=token, attempt=1)
         if response.status_code != 401:
@@ -307,6 +322,10 @@ class MinistryClient:
             error = classify_exception(exc)
             _log_call(method, path, idempotency_key, attempt, started, None, "transient", error.code)
             raise error from exc
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after:
+                self._not_before = max(self._not_before, self._clock() + retry_after)
         outcome, code = _outcome(path, response)
         _log_call(
             method,

@@ -340,7 +340,16 @@ async def test_server_errors_and_rate_limits_are_transient(
     with pytest.raises(TransientMinistryError) as caught:
         await ministry.changes(None, 10)
     assert (caught.value.status, caught.value.code, caught.value.retry_after) == (status, code, retry_after)
-    await ministry.changes(None, 10)  # the next call goes through
+    sent = len(sandbox.requests("/api/v1/"))
+    if retry_after is None:
+        await ministry.changes(None, 10)  # the next call goes through
+        assert len(sandbox.requests("/api/v1/")) == sent + 1
+    else:
+        # Within the ministry's Retry-After no call goes out, not even another one: it fails fast.
+        with pytest.raises(TransientMinistryError) as held:
+            await ministry.changes(None, 10)
+        assert held.value.status is None and 0 < (held.value.retry_after or 0) <= retry_after
+        assert len(sandbox.requests("/api/v1/")) == sent
 
 
 async def test_the_rate_limit_answers_429_with_retry_after() -> None:

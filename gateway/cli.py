@@ -86,8 +86,11 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     _require_migrated(settings)
+    # h11 (not httptools) so the request head is bounded while it is read; heads between
+    # GATEWAY_MAX_HEADER_BYTES and twice that get the app's 431 problem, larger ones h11's own refusal.
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, http="h11",
+                h11_max_incomplete_event_size=2 * settings.max_header_bytes)
 
 
 @app.command()

@@ -24,6 +24,8 @@ PERSONAL_KEYS = frozenset(
     )
 )
 SECRET_KEYS = frozenset({"authorization", "api_key", "client_secret", "access_token", "secret", "password"})
+# Any field whose name contains one of these is a secret too (callback_secret, session_secret, x_api_key…).
+SECRET_KEY_PARTS = ("secret", "password", "api_key", "apikey", "authorization", "access_token", "refresh_token")
 
 # 9–12 digit runs (ID numbers, old 9-digit IDs, phone numbers), +84 phones, and calendar dates.
 _DIGITS = re.compile(r"(?<!\d)(?:\+?84|0)?\d{8,11}(?!\d)")
@@ -41,7 +43,7 @@ def mask_text(value: str) -> str:
 
 def _mask_value(key: str, value: Any) -> Any:
     lowered = key.lower()
-    if lowered in SECRET_KEYS:
+    if lowered in SECRET_KEYS or any(part in lowered for part in SECRET_KEY_PARTS):
         return "***"
     if lowered in PERSONAL_KEYS:
         return "***" if value not in (None, "") else value

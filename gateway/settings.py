@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 40 * MIB
     max_dossier_json_bytes: int = 1 * MIB
     max_attachments: int = 50
+    max_json_depth: int = Field(default=32, ge=2)  # nesting of arrays/objects in a dossier JSON
+    max_parts: int = Field(default=64, ge=2)  # parts of one multipart body (hoso + files)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line + headers; 431 beyond
+    body_timeout_s: float = Field(default=60.0, gt=0)  # whole body must arrive within this; 408 after
+
+    # Attachments by URL (DuongDanTaiTepTin): comma-separated host names, exact or `*.suffix`; empty = refused.
+    attachment_url_allowlist: str = ""
+    # Hosts (exact names, also in the allowlist) that may resolve to private/loopback addresses (a LAN server).
+    attachment_url_allow_private: str = ""
+    # Content checks on received files (gateway/dossiers/filecheck.py).
+    refuse_active_pdf: bool = True  # refuse PDFs naming JavaScript, launch actions or embedded files
+    max_image_pixels: int = Field(default=50_000_000, ge=1)  # width × height cap of PNG/JPEG
 
     @field_validator("blob_dir")
     @classmethod

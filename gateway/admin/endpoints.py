@@ -38,7 +38,9 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Db = Annotated[Database, Depends(get_database)]
-MessageId = Annotated[int, Path(ge=1, description="the message's id")]
+# Ids are 64-bit in the database: a larger number is a 422, not an overflow (a 500) in the driver.
+MAX_ID = 2**63 - 1
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="the message's id")]
 
 
 def _actor(principal: Principal) -> str:
@@ -115,7 +117,7 @@ def read_message(message_id: MessageId, _principal: Admin, db: Db) -> dict[str, 
 
 
 @router.post("/messages/replay", response_model=ReplayResult,
-             responses={code: _PROBLEM for code in (401, 403, 422)},
+             responses={code: _PROBLEM for code in (400, 401, 403, 422)},
              summary="Replay every dead (or cancelled) message matching the filters, in batches; safe to repeat")
 async def bulk_replay(request: Request, body: BulkReplayRequest, principal: Admin, db: Db) -> dict[str, Any]:
     """A body without any filter is refused unless it says ``{"all": true}`` (every dead message)."""
@@ -150,7 +152,7 @@ async def replay_message(request: Request, message_id: MessageId, principal: Adm
 
 
 @router.post("/messages/{message_id}/cancel", response_model=CancelResult,
-             responses={code: _PROBLEM for code in (401, 403, 404, 409, 422)},
+             responses={code: _PROBLEM for code in (400, 401, 403, 404, 409, 422)},
              summary="Withdraw a pending or dead message (409 for any other state); replay brings it back")
 def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin, db: Db) -> dict[str, Any]:
     """Cancelled with the reason, which the message and the audit log keep."""
@@ -169,7 +171,7 @@ def read_audit(
     _principal: Admin,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="the previous page's next")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the previous page's next")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
 ) -> dict[str, Any]:

@@ -39,7 +39,7 @@ _SUBMIT_BODY: dict[str, Any] = {
     status_code=202,
     response_model=DossierReceipt,
     responses={200: {"model": DossierReceipt, "description": "the same content again"},
-               **{code: _PROBLEM for code in (400, 401, 403, 409, 413, 415, 422)}},
+               **{code: _PROBLEM for code in (400, 401, 403, 408, 409, 413, 415, 422)}},
     openapi_extra=_SUBMIT_BODY,
     summary="Submit or revise a dossier (JSON with base64 files, or multipart with file parts)",
 )
@@ -81,7 +81,7 @@ def list_dossiers(
     db: Annotated[Database, Depends(get_database)],
     overdue: Annotated[bool, Query(description="only those past NgayHenTra and not final")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # beyond: an overflow (500) in the driver
 ) -> dict[str, Any]:
     """Province-api.md §3, the listing next to it."""
     return service.list_dossiers(db, overdue=overdue, limit=limit, offset=offset)

@@ -20,10 +20,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.blobs import BlobStore, BlobTooLargeError, StagedBlob, is_storage_full
+from gateway.dossiers.fetch import fetch_url_attachments
+from gateway.dossiers.filecheck import check_file
 from gateway.problems import Problem
 from gateway.settings import Settings
 from mappings.errors import FieldError
 from mappings.model import AttachmentFacts
+from mappings.tables import error_message
 
 DOSSIER_PART = "hoso"
 _MIB = 1024 * 1024
@@ -60,13 +63,14 @@ async def receive_submission(request: Request, settings: Settings, blobs: BlobSt
             await _read_multipart(request, boundary, settings, blobs, submission)
         elif media_type == b"application/json" or media_type.endswith(b"+json"):
             body = await _read_limited(request.stream(), settings.max_json_body_bytes)
-            submission.raw = _decode_json(body, "body")
+            submission.raw = _decode_json(body, "body", settings.max_json_depth)
             await anyio.to_thread.run_sync(_stage_base64_files, submission, settings, blobs)
+            await fetch_url_attachments(submission.raw, submission.files, submission.errors, settings, blobs)
         else:
             raise Problem(415, "unsupported_media_type",
                           "Chỉ nhận application/json hoặc multipart/form-data.")
         await anyio.to_thread.run_sync(_finish_all, submission)
-        _check_types(submission)
+        await anyio.to_thread.run_sync(_check_types, submission, settings)
     except OSError as exc:
         submission.discard()
         if is_storage_full(exc):
@@ -106,13 +110,42 @@ async def _read_limited(stream: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(body)
 
 
-def _decode_json(body: bytes, where: str) -> Any:
+def _decode_json(body: bytes, where: str, max_depth: int) -> Any:
     try:
-        return json.loads(body)
+        value = json.loads(body)
+    except RecursionError as exc:  # nested far deeper than any limit: the decoder itself gave up
+        raise _too_deep(where, max_depth) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Problem(400, "invalid_json", "Dữ liệu hồ sơ không phải JSON hợp lệ.",
                       errors=[FieldError(where, "invalid_json",
                                          f"JSON không hợp lệ: {exc.__class__.__name__}")]) from exc
+    too_deep = _deeper_than(value, max_depth)
+    if too_deep is not None:
+        raise _too_deep(too_deep if where == "body" else f"{where}.{too_deep}", max_depth)
+    return value
+
+
+def _too_deep(where: str, max_depth: int) -> Problem:
+    return Problem(400, "json_too_deep", f"JSON lồng nhau quá {max_depth} cấp.",
+                   errors=[FieldError(where, "json_too_deep", f"JSON lồng nhau quá {max_depth} cấp.")])
+
+
+def _deeper_than(value: Any, max_depth: int) -> str | None:
+    """The path of the first array/object nested deeper than ``max_depth`` (the top one is level 1)."""
+    stack: list[tuple[Any, str, int]] = [(value, "$", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        children: list[tuple[str, Any]]
+        if isinstance(node, dict):
+            children = [(f"{path}.{key}" if path != "$" else str(key), item) for key, item in node.items()]
+        elif isinstance(node, list):
+            children = [(f"{path}[{index}]", item) for index, item in enumerate(node)]
+        else:
+            continue
+        if depth > max_depth:
+            return path
+        stack.extend((item, child, depth + 1) for child, item in children if isinstance(item, (dict, list)))
+    return None
 
 
 def _stage_base64_files(submission: Submission, settings: Settings, blobs: BlobStore) -> None:
@@ -127,10 +160,7 @@ def _stage_base64_files(submission: Submission, settings: Settings, blobs: BlobS
         file_id, content, url = item.get("TepDinhKemId"), item.get("NoiDungBase64"), item.get("DuongDanTaiTepTin")
         where = f"TaiLieuNop[{index}]"
         if url is not None and content is None:
-            submission.errors.append(FieldError(
-                f"{where}.DuongDanTaiTepTin", "attachment_url_not_supported",
-                "Gateway chưa hỗ trợ tải tệp theo đường dẫn; hãy gửi NoiDungBase64 hoặc multipart."))
-            continue
+            continue  # fetched afterwards by gateway.dossiers.fetch
         if content is None or not isinstance(file_id, str) or file_id in submission.files:
             continue  # the validator reports missing contents, bad or repeated ids
         if not isinstance(content, str):
@@ -162,21 +192,35 @@ def _finish_all(submission: Submission) -> None:
         blob.finish()
 
 
-def _check_types(submission: Submission) -> None:
+def _check_types(submission: Submission, settings: Settings) -> None:
+    """Refuse files by their bytes: 415 for a type not accepted, 422 for refused content (filecheck)."""
     positions: dict[str, int] = {}
     raw = submission.raw
     if isinstance(raw, dict) and isinstance(raw.get("TaiLieuNop"), list):
         for index, item in enumerate(raw["TaiLieuNop"]):
             if isinstance(item, dict) and isinstance(item.get("TepDinhKemId"), str):
                 positions.setdefault(item["TepDinhKemId"], index)
+
+    def where(fid: str) -> str:
+        return f"TaiLieuNop[{positions[fid]}]" if fid in positions else fid
+
     faults = [
-        FieldError(f"TaiLieuNop[{positions[fid]}]" if fid in positions else fid, "unsupported_file_type",
+        FieldError(where(fid), "unsupported_file_type",
                    "Tệp không phải PDF, JPEG hoặc PNG (kiểm tra theo nội dung tệp).")
         for fid, blob in submission.files.items()
         if blob.content_type is None
     ]
     if faults:
         raise Problem(415, "unsupported_file_type", "Chỉ nhận tệp PDF, JPEG hoặc PNG.", errors=faults)
+    content_faults = []
+    for fid, blob in submission.files.items():
+        fault = check_file(blob.temp_path, blob.content_type, refuse_active_pdf=settings.refuse_active_pdf,
+                           max_image_pixels=settings.max_image_pixels)
+        if fault is not None:
+            content_faults.append(FieldError(where(fid), fault.code, error_message(fault.code, file_id=fid,
+                                                                                   **fault.params)))
+    if content_faults:
+        raise Problem(422, "validation_failed", "Tệp đính kèm có nội dung không được nhận.", errors=content_faults)
 
 
 class _MultipartReader:
@@ -188,6 +232,7 @@ class _MultipartReader:
         self.submission = submission
         self.dossier_json: bytearray | None = None
         self.total = 0
+        self.parts = 0
         self.ended = False
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
@@ -209,6 +254,9 @@ class _MultipartReader:
         }
 
     def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > self.settings.max_parts:
+            raise Problem(413, "too_many_parts", f"Quá {self.settings.max_parts} phần trong một yêu cầu multipart.")
         self._headers = {}
         self._blob = None
         self._buffer = None
@@ -290,4 +338,4 @@ async def _read_multipart(
     if reader.dossier_json is None:
         raise Problem(422, "validation_failed", "Thiếu phần 'hoso' chứa dữ liệu hồ sơ.",
                       errors=[FieldError(DOSSIER_PART, "required", "Thiếu phần 'hoso' chứa dữ liệu hồ sơ.")])
-    submission.raw = _decode_json(bytes(reader.dossier_json), DOSSIER_PART)
+    submission.raw = _decode_json(bytes(reader.dossier_json), DOSSIER_PART, settings.max_json_depth)

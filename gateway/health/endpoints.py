@@ -36,7 +36,8 @@ async def ready(
     return JSONResponse(report, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus text format")
+@router.get("/metrics", summary="Prometheus text format", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
 def metrics(request: Request, db: Annotated[Database, Depends(get_database)]) -> Response:
     """The process's metrics."""
     worker = getattr(request.app.state, "worker", None)

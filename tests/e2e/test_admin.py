@@ -140,7 +140,7 @@ def _whole_run(capsys: pytest.CaptureFixture[str], gateway_factory: Callable[...
                               d["ChuHoSo"]["SoDienThoai"])}
     personal.add("1941-03-02")  # the birth date as the ministry payload spells it
 
-    ministry.faults(fail_next=2, status=503, path_prefixes=DELIVERY_PATHS)
+    ministry.faults(fail_next=2, status=503, error_503_retry_after=None, path_prefixes=DELIVERY_PATHS)
     with httpx.Client(base_url=url, timeout=30) as http:
         _post(http, good)
         _post(http, refused_here, expect=422)

@@ -213,12 +213,14 @@ def test_missing_and_undeclared_files_are_faults(client: TestClient, db: Databas
     assert_nothing_stored(db, settings)
 
 
-def test_attachment_by_url_is_refused_for_now(client: TestClient, db: Database, settings: Settings) -> None:
+def test_attachment_by_url_is_refused_without_an_allowlist(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
     dossier = sample_dossier()
     dossier["TaiLieuNop"][0]["DuongDanTaiTepTin"] = "https://files.example.vn/to-khai.pdf"
     response = client.post("/api/v1/dossiers", json=dossier, headers=auth(PROVINCE_KEY))
     assert response.status_code == 422
-    assert ("TaiLieuNop[0].DuongDanTaiTepTin", "attachment_url_not_supported") in error_codes(response)
+    assert ("TaiLieuNop[0].DuongDanTaiTepTin", "attachment_url_not_allowed") in error_codes(response)
     assert_nothing_stored(db, settings)
 
 
@@ -359,3 +361,41 @@ def test_repeat_body_is_valid_json_document(client: TestClient) -> None:
     post_json(client, PROVINCE_KEY, dossier, files)
     again = post_json(client, PROVINCE_KEY, dossier, files)
     assert json.loads(again.content)["revision"] == 1
+
+
+JS_PDF = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R /OpenAction 3 0 R >>\nendobj\n"
+          b"3 0 obj\n<< /S /J#61vaScript /JS (app.alert\\(1\\)) >>\nendobj\n%%EOF\n")
+
+
+@pytest.mark.parametrize("encoding", ["json", "multipart"])
+def test_pdf_with_javascript_is_refused_and_nothing_is_stored(
+    client: TestClient, db: Database, settings: Settings, encoding: str
+) -> None:
+    dossier = sample_dossier()
+    post = post_json if encoding == "json" else post_multipart
+    response = post(client, PROVINCE_KEY, dossier, {"f1": JS_PDF})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert error_codes(response) == {("TaiLieuNop[0]", "attachment_active_content")}
+    assert "JavaScript" in response.json()["errors"][0]["message"]
+    assert_nothing_stored(db, settings)
+
+
+def test_active_pdf_refusal_can_be_switched_off(settings: Settings, db: Database) -> None:
+    relaxed = settings.model_copy(update={"refuse_active_pdf": False})
+    with TestClient(create_app(relaxed, database=db)) as relaxed_client:
+        dossier = sample_dossier()
+        response = post_multipart(relaxed_client, PROVINCE_KEY, dossier, {"f1": JS_PDF})
+    assert response.status_code == 202, response.text
+
+
+def test_image_beyond_the_pixel_cap_is_refused(client: TestClient, db: Database, settings: Settings) -> None:
+    dossier = sample_dossier()
+    dossier["TaiLieuNop"].append({"TepDinhKemId": "f2", "TenTepDinhKem": "bomb.png",
+                                  "MaThanhPhanHoSo": "BAN_SAO_GIAY_TO_TUY_THAN"})
+    bomb = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR" + (100_000).to_bytes(4, "big") * 2
+            + b"\x08\x02\x00\x00\x00" + b"\x00" * 40)
+    response = post_multipart(client, PROVINCE_KEY, dossier, {"f1": sample_pdf_bytes("x"), "f2": bomb})
+    assert response.status_code == 422, response.text
+    assert error_codes(response) == {("TaiLieuNop[1]", "attachment_image_too_large")}
+    assert_nothing_stored(db, settings)

@@ -1,0 +1,1 @@
+"""Security tests: authorization matrix, input limits, fuzzing (issue 6)."""

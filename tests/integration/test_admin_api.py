@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -10,10 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.admin import service
-from gateway.app import create_app
-from gateway.db import Database, create_database
+from gateway.db import Database
 from gateway.models import AuditEntry
-from gateway.settings import Settings
 from outbox.columns import utcnow
 from tests.conftest import ADMIN_KEY, PROVINCE_KEY, READER_KEY
 from tests.support.admin import audit_entries, count, seed, states
@@ -23,19 +20,6 @@ PROBLEM = "application/problem+json"
 ADMIN = auth(ADMIN_KEY)
 CODE_A = "000.00.12.H56-240115-0001"
 CODE_B = "000.00.12.H56-240115-0002"
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = create_database(settings.database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, database=db)) as test_client:
-        yield test_client
 
 
 def fields_at_fault(response: Any) -> set[str]:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from adapters.province.samples import sample_dossier
 from gateway.app import create_app
 from gateway.cli import app
-from gateway.db import Database, create_database
+from gateway.db import Database
 from gateway.settings import Settings, get_settings
 from outbox.columns import utcnow
 from outbox.models import OutboxAttempt, OutboxMessage
@@ -37,13 +37,6 @@ def listed_ids(table: str) -> list[int]:
     """The id column of a ``messages list`` table."""
     return [int(line.split("│")[1]) for line in table.splitlines()
             if line.startswith("│") and line.split("│")[1].strip().isdigit()]
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = create_database(settings.database_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

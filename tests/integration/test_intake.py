@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from starlette.testclient import TestClient
 
 from adapters.province.samples import sample_dossier, sample_pdf_bytes
 from gateway.app import create_app
-from gateway.db import Database, create_database
+from gateway.db import Database
 from gateway.models import Attachment, Dossier, DossierRevision
 from gateway.settings import Settings
 from outbox.models import OutboxMessage
@@ -21,19 +20,6 @@ from tests.conftest import PROVINCE_KEY, READER_KEY
 from tests.support.intake import auth, multipart_body, post_json, post_multipart, sample_files, sha256_hex
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = create_database(settings.database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, database=db)) as test_client:
-        yield test_client
 
 
 def count(db: Database, model: Any) -> int:

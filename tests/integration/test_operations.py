@@ -21,7 +21,6 @@ from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from adapters.province.samples import sample_dossier
-from gateway.app import create_app
 from gateway.blobs import BlobStore
 from gateway.db import Database, create_database
 from gateway.logging import configure_logging
@@ -74,19 +73,6 @@ def test_migrate_from_another_working_directory_uses_the_packaged_migrations(tmp
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (elsewhere / "relative.db").exists()
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = create_database(settings.database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, database=db)) as test_client:
-        yield test_client
 
 
 def test_ready_is_503_when_the_blob_store_is_not_writable(client: TestClient, settings: Settings) -> None:

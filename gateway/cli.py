@@ -125,13 +125,11 @@ def sandbox_ministry(
     port: int = typer.Option(8001, help="Port to listen on."),
 ) -> None:
     """Run the ministry sandbox: the social-assistance software's API, faults injectable at run time."""
-    import uvicorn
-
-    from adapters.ministry.sandbox.app import create_app as create_sandbox
+    from adapters.ministry.sandbox.server import serve as serve_ministry
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(create_sandbox(), host=host, port=port, log_config=None, access_log=False)
+    serve_ministry(host, port)
 
 
 @sandbox_app.command("province")

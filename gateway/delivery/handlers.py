@@ -37,7 +37,6 @@ DELIVER_DOSSIER = "deliver_dossier"
 SUPPLEMENT_DOSSIER = "supplement_dossier"
 MINISTRY = "ministry"
 PENDING_RECEPTION = "CHO_TIEP_NHAN"
-RECEIVED = "DA_TIEP_NHAN"
 SUPPLEMENT_REQUESTED = "YEU_CAU_BO_SUNG"
 
 
@@ -155,17 +154,10 @@ class _Base:
             raise translate(exc) from exc
 
         def finish(session: Session) -> None:
-            now = utcnow()
-            session.execute(update(DossierRevision).where(col(DossierRevision.id) == job.revision_id)
-                            .values(state=RevisionState.DELIVERED))
-            dossier = session.get(Dossier, job.dossier_id)
-            assert dossier is not None
-            dossier.delivered_revision = job.revision
-            dossier.delivery_state = DeliveryState.DELIVERED
             # bo-sung moves it back to DA_TIEP_NHAN; the change feed reports that, and the reconciler
             # records it and tells the province.
-            dossier.updated_at = now
-            session.add(dossier)
+            now = utcnow()
+            _mark_delivered(session, job, now)
             session.add(DossierEvent(dossier_id=job.dossier_id, kind="supplement_delivered", revision=job.revision,
                                      at=now, detail={"components": sorted(components)}))
 
@@ -248,18 +240,11 @@ class DeliverDossierHandler(_Base):
 
         def finish(session: Session) -> None:
             now = utcnow()
-            session.execute(update(DossierRevision).where(col(DossierRevision.id) == job.revision_id)
-                            .values(state=RevisionState.DELIVERED))
-            dossier = session.get(Dossier, job.dossier_id)
-            assert dossier is not None
-            dossier.delivered_revision = job.revision
-            dossier.delivery_state = DeliveryState.DELIVERED
+            dossier = _mark_delivered(session, job, now)
             dossier.ministry_id = created.id
             if dossier.ministry_status is None:  # the change feed may already have moved it on
                 dossier.ministry_status = status
                 dossier.national_status = national_status(status)
-            dossier.updated_at = now
-            session.add(dossier)
             session.add(DossierEvent(
                 dossier_id=job.dossier_id, kind="delivered", revision=job.revision, at=now,
                 detail={"ministry_id": created.id, "status": status, "already_existed": created.already_existed,
@@ -289,6 +274,19 @@ class SupplementDossierHandler(_Base):
             raise PermanentError("a supplement needs a dossier the ministry already holds",
                                  detail={"maLoi": "not_delivered"})
         return await self._supplement(job)
+
+
+def _mark_delivered(session: Session, job: _Job, now: datetime) -> Dossier:
+    """Record, in the completing transaction, that ``job``'s revision reached the ministry."""
+    session.execute(update(DossierRevision).where(col(DossierRevision.id) == job.revision_id)
+                    .values(state=RevisionState.DELIVERED))
+    dossier = session.get(Dossier, job.dossier_id)
+    assert dossier is not None
+    dossier.delivered_revision = job.revision
+    dossier.delivery_state = DeliveryState.DELIVERED
+    dossier.updated_at = now
+    session.add(dossier)
+    return dossier
 
 
 def failure_text(error: DeliveryError) -> str:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from gateway.blobs import is_storage_full
 from gateway.db import Database
+from gateway.delivery.handlers import DELIVER_DOSSIER, SUPPLEMENT_DOSSIER, SUPPLEMENT_REQUESTED
 from gateway.dossiers.receive import Submission, storage_full
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState, new_id
 from gateway.problems import Problem
@@ -28,9 +29,6 @@ from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
 
-DELIVER_DOSSIER = "deliver_dossier"
-SUPPLEMENT_DOSSIER = "supplement_dossier"
-SUPPLEMENT_REQUESTED = "YEU_CAU_BO_SUNG"
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,6 @@ def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown") -> tuple
     components["blob_store"] = {"status": "ok" if writable else "not_writable"}
     components["ministry"] = {"circuit": circuit}
     ready = components["database"]["status"] == "ok" and writable
-    if ready:
-        _refresh_outbox_gauges(db)
     return ready, {
         "status": "ready" if ready else "unready",
         "components": components,

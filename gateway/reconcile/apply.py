@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from gateway.callbacks.events import DELIVERED, DELIVERED_TEXT, STATUS_CHANGED, enqueue_callback
+from gateway.delivery.handlers import PENDING_RECEPTION
 from gateway.models import Dossier, DossierEvent, MinistryChange
 from mappings.dates import from_iso
 from mappings.tables import ministry_status, national_status
@@ -19,7 +20,6 @@ from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
 
-PENDING_RECEPTION = "CHO_TIEP_NHAN"
 APPROVED = "DA_PHE_DUYET"
 _EXTRA_FIELDS = ("lyDo", "canBo", "quyetDinh")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 from adapters.ministry.sandbox.config import (
     DEFAULT_CLIENT_ID,
@@ -38,6 +39,7 @@ def parse_config(argv: list[str] | None = None) -> tuple[str, int, SandboxConfig
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and serve until interrupted."""
     host, port, config = parse_config(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(host, port, config)
 
 

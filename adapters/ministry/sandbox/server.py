@@ -26,6 +26,7 @@ def serve(
         port=port,
         log_level=log_level,
         access_log=access_log,
+        log_config=None,  # keep the caller's logging set-up (the gateway CLI configures it)
         # A hung answer (fault) must not hold a shutdown for long.
         timeout_graceful_shutdown=2,
     )

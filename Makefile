@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run test lint bench migrate soak clean
+.PHONY: install run test lint bench bench-quick migrate soak clean
 
 install: $(STAMP)
 
@@ -36,8 +36,13 @@ test: lint
 soak: install
 	RELIABILITY_SCALE=soak $(VENV)/bin/pytest -m reliability tests/reliability -p no:timeout
 
+## every benchmark at full scale (tens of minutes; tables printed, JSON in bench/results/)
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench --scale full
+
+## every benchmark at reduced scale, under two minutes in all
+bench-quick: install
+	$(PY) -m bench --scale quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY_KEPT = 20
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 _PACKAGES = ("fastapi", "starlette", "uvicorn", "h11", "httpx", "httpcore", "httpx-aiohttp", "aiohttp",
              "sqlalchemy", "sqlmodel", "psycopg", "pydantic", "structlog", "uvloop")
@@ -78,7 +79,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0–100) of already sorted values, nearest rank."""
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
     return sorted_values[index]
 
 
@@ -342,6 +343,70 @@ def serve(name: str, command: Sequence[str], *, env: Mapping[str, str], ready_pa
         stop_process(popen)
         if log_path and not isinstance(out, int):
             out.close()
+
+
+@contextmanager
+def spawn(name: str, command: Sequence[str], *, env: Mapping[str, str], log_dir: Path | None = None,
+          settle_s: float = 1.0) -> Iterator[Process]:
+    """Start a process that serves no HTTP (``gateway worker``); fail if it exits within ``settle_s``."""
+    log_path = (log_dir / f"{name.replace(' ', '_')}.log") if log_dir else None
+    out = log_path.open("wb") if log_path else subprocess.DEVNULL
+    popen = subprocess.Popen(list(command), env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                             start_new_session=True)
+    process = Process(name, popen, 0, log_path)
+    try:
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            if popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.log_tail()}")
+            time.sleep(0.05)
+        yield process
+    finally:
+        stop_process(popen)
+        if log_path and not isinstance(out, int):
+            out.close()
+
+
+@contextmanager
+def sampled(process: Process) -> Iterator[Path | None]:
+    """With ``BENCH_PYSPY_DIR`` set, sample ``process`` with py-spy while the block runs and leave its
+    collapsed stacks in ``<dir>/<name>.txt`` (``py-spy`` must be installed: ``pip install py-spy``)."""
+    folder = os.environ.get("BENCH_PYSPY_DIR")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not folder or not Path(spy).exists():
+        yield None
+        return
+    out = Path(folder) / f"{process.name.replace(' ', '_')}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recorder = subprocess.Popen([spy, "record", "--pid", str(process.pid), "--format", "raw", "--rate", "200",
+                                 "--output", str(out), "--nonblocking",
+                                 *os.environ.get("BENCH_PYSPY_ARGS", "").split()], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        yield out
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            recorder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+
+
+def top_frames(collapsed: Path, n: int = 25, *, own: bool = False) -> list[tuple[str, float]]:
+    """The ``n`` functions with most samples in py-spy's raw output: anywhere on the stack (inclusive
+    share), or with ``own`` at the top of it (where the time is spent)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
+        total += int(number)
+        frames = stack.split(";")
+        for frame in ({frames[-1]} if own else set(frames)):
+            counts[frame] = counts.get(frame, 0) + int(number)
+    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:n]
+    return [(frame, hits / total) for frame, hits in ranked] if total else []
 
 
 def stop_process(popen: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:

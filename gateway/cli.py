@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from gateway.db import Database, create_database, make_engine
 from gateway.logging import configure_logging
 from gateway.migrate import NotMigratedError, current_revision, ensure_migrated, head_revision, upgrade
 from gateway.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="Social-assistance dossier gateway.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Run a peer system's simulator.", no_args_is_help=True)
@@ -77,6 +80,8 @@ def migrate() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, max=64, help="Server processes sharing the port (each with its own "
+                                "embedded delivery worker when that is on)."),
 ) -> None:
     """Serve the HTTP API (intake, health, metrics)."""
     import uvicorn
@@ -88,9 +93,24 @@ def serve(
     _require_migrated(settings)
     # h11 (not httptools) so the request head is bounded while it is read; heads between
     # GATEWAY_MAX_HEADER_BYTES and twice that get the app's 431 problem, larger ones h11's own refusal.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=10, http="h11",
-                h11_max_incomplete_event_size=2 * settings.max_header_bytes)
+    options: dict[str, Any] = {
+        "host": host, "port": port, "log_config": None, "access_log": False, "timeout_graceful_shutdown": 10,
+        "http": "h11", "h11_max_incomplete_event_size": 2 * settings.max_header_bytes,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:
+        # Worker processes are spawned afresh: they import the app by name and build it from the environment.
+        uvicorn.run("gateway.cli:served_app", factory=True, workers=workers, **options)
+
+
+def served_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process: settings and logging from the environment, as the parent's."""
+    from gateway.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 @app.command()

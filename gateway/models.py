@@ -52,6 +52,8 @@ class Dossier(SQLModel, table=True):
     """One dossier, identified by the province's ``MaHoSo``; its content lives in revisions."""
 
     __tablename__ = "dossier"
+    # The reconciler finds a change's dossier by the ministry's id (a page of them at a time).
+    __table_args__ = (Index("ix_dossier_ministry_id", "ministry_id"),)
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
     ma_ho_so: str = Field(sa_column=Column(String(64), nullable=False, unique=True))

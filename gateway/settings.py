@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
 
     # Delivery (the outbox dispatcher and the ministry client).
     ministry_timeout_s: float = 30.0
+    # The HTTP transport under the ministry client's httpx API: aiohttp's pool (faster, bench/delivery.py) or
+    # httpx's own; the same as adapters.ministry.transport.DEFAULT_TRANSPORT.
+    ministry_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     outbox_lease_s: float = Field(default=120.0, gt=0)
     outbox_poll_s: float = Field(default=1.0, gt=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -16,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 from urllib.parse import quote
 
 import httpx
@@ -36,7 +37,7 @@ from adapters.ministry.errors import (
 )
 from adapters.ministry.filenames import sanitize_filename
 from adapters.ministry.models import ChangePage, CreatedDossier, UploadedFile
-from adapters.ministry.transport import TransportName, make_transport
+from adapters.ministry.transport import DEFAULT_TRANSPORT, TransportName, make_transport
 
 _log = structlog.get_logger(__name__)
 
@@ -75,12 +76,13 @@ class MinistryClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
         clock: Callable[[], float] = time.monotonic,
-        transport_name: TransportName = "httpx",
+        transport_name: TransportName = DEFAULT_TRANSPORT,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
         self._client_id = client_id
         self._client_secret = client_secret
+        self.transport_name: TransportName | None = None if transport else transport_name  # None: given one
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
@@ -120,12 +122,14 @@ class MinistryClient:
         component_code: str,
         sha256: str,
         idempotency_key: str,
+        opened: BinaryIO | None = None,
     ) -> UploadedFile:
         """Upload one dossier component, streamed from ``path``; the file is never loaded whole.
 
-        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. Raises
-        OSError if the file cannot be read (a local fault, not the ministry's), MinistryError on
-        any failure of the exchange.
+        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. ``opened`` is
+        ``path`` already open for reading at its start (the caller keeps and closes it): the first
+        attempt sends it, sparing a trip to a thread to open the file. Raises OSError if the file
+        cannot be read (a local fault, not the ministry's), MinistryError on any failure of the exchange.
         """
         _check_key(idempotency_key)
         if not _SHA256.fullmatch(sha256):
@@ -133,22 +137,36 @@ class MinistryClient:
         if not component_code:
             raise ValueError("component_code is required")
         digest = sha256.lower()
-        size = (await asyncio.to_thread(path.stat)).st_size
+        # Opened (and measured) before anything is sent, in one trip to a thread unless the caller opened
+        # it; the first attempt sends it.
+        given = [] if opened is None else [opened]
+        unused: list[BinaryIO] = []
+        if opened is None:
+            file, size = await asyncio.to_thread(_open_measured, path)
+            unused.append(file)
+        else:
+            size = os.fstat(opened.fileno()).st_size
         name = sanitize_filename(filename, component_code=component_code, content_type=content_type)
 
         @asynccontextmanager
         async def parts() -> AsyncIterator[dict[str, Any]]:
             # Opened per attempt: a repeat after a 401 must send the bytes again from the start.
-            file = await asyncio.to_thread(path.open, "rb")
+            ours = not given
+            file = given.pop() if given else unused.pop() if unused else await asyncio.to_thread(path.open, "rb")
             try:
                 yield {
                     "data": {"maThanhPhan": component_code, "sha256": digest},
                     "files": {"tep": (name, file, content_type)},
                 }
             finally:
-                file.close()
+                if ours:
+                    file.close()
 
-        response = await self._send("POST", UPLOAD_PATH, parts=parts, idempotency_key=idempotency_key)
+        try:
+            response = await self._send("POST", UPLOAD_PATH, parts=parts, idempotency_key=idempotency_key)
+        finally:
+            for file in unused:  # not sent at all (held back, or no token)
+                file.close()
         if not response.is_success:
             raise classify(response)
         answer = _json_object(response)
@@ -342,6 +360,16 @@ class MinistryClient:
 
 
 # ---- helpers ------------------------------------------------------------------------------
+
+
+def _open_measured(path: Path) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading, and its size."""
+    file = path.open("rb")
+    try:
+        return file, os.fstat(file.fileno()).st_size
+    except BaseException:
+        file.close()
+        raise
 
 
 def _static_parts(**kwargs: Any) -> RequestParts:

@@ -43,6 +43,30 @@ def decision_for_province(decision: dict[str, Any] | None) -> dict[str, Any] | N
     }
 
 
+def callback_body(
+    ma_ho_so: str,
+    ministry_id: str | None,
+    event: str,
+    *,
+    at: datetime,
+    ministry_status: str | None,
+    text: str | None,
+    decision: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The callback body of §4 for one event of dossier ``ma_ho_so``, with a fresh ``EventId``."""
+    return {
+        "EventId": str(uuid.uuid4()),
+        "MaHoSo": ma_ho_so,
+        "SuKien": event,
+        "TrangThaiHoSo": None if event == SYNC_FAILED or ministry_status is None else national_status(ministry_status),
+        "TrangThaiBo": ministry_status,
+        "MaHoSoBo": ministry_id,
+        "ThoiDiem": format_timestamp(at),
+        "NoiDung": text,
+        "QuyetDinh": decision_for_province(decision),
+    }
+
+
 def enqueue_callback(
     session: Session,
     dossier: Dossier,
@@ -60,17 +84,7 @@ def enqueue_callback(
     """
     if not enabled:
         return None
-    event_id = str(uuid.uuid4())
-    body = {
-        "EventId": event_id,
-        "MaHoSo": dossier.ma_ho_so,
-        "SuKien": event,
-        "TrangThaiHoSo": None if event == SYNC_FAILED or ministry_status is None else national_status(ministry_status),
-        "TrangThaiBo": ministry_status,
-        "MaHoSoBo": dossier.ministry_id,
-        "ThoiDiem": format_timestamp(at),
-        "NoiDung": text,
-        "QuyetDinh": decision_for_province(decision),
-    }
+    body = callback_body(dossier.ma_ho_so, dossier.ministry_id, event, at=at, ministry_status=ministry_status,
+                         text=text, decision=decision)
     enqueue(session, PROVINCE_CALLBACK, callback_key(dossier.ma_ho_so), {"body": body})
-    return event_id
+    return str(body["EventId"])

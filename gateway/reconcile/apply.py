@@ -1,27 +1,48 @@
-"""Applying one change of the ministry's feed to the dossier it concerns: idempotent, in the caller's transaction."""
+"""Applying changes of the ministry's feed to the dossiers they concern: idempotent, in the caller's transaction.
+
+A page of changes is applied as if one change after the other (same outcomes, same rows, same order),
+with a handful of statements for the whole page: the dossiers it concerns are read (and locked) at once,
+the changes recorded with one insert, the dossiers updated, the events and callbacks inserted in order.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import MultipleResultsFound
+from sqlmodel import Session
 
-from gateway.callbacks.events import DELIVERED, DELIVERED_TEXT, STATUS_CHANGED, enqueue_callback
+from gateway.callbacks.events import (
+    DELIVERED,
+    DELIVERED_TEXT,
+    PROVINCE_CALLBACK,
+    STATUS_CHANGED,
+    callback_body,
+    callback_key,
+)
 from gateway.delivery.handlers import PENDING_RECEPTION
 from gateway.models import Dossier, DossierEvent, MinistryChange
 from mappings.dates import from_iso
 from mappings.tables import ministry_status, national_status
 from outbox.columns import utcnow
+from outbox.store import enqueue_many
 
 log = structlog.get_logger(__name__)
 
 APPROVED = "DA_PHE_DUYET"
 _EXTRA_FIELDS = ("lyDo", "canBo", "quyetDinh")
+_CHUNK = 500  # ids per IN (…): well under SQLite's bound-parameter limit
+
+# The dossier columns a change may move (written back for every dossier a page touched).
+_MOVED = ("ministry_id", "announced", "ministry_status", "national_status", "ministry_status_at", "is_final",
+          "decision_number", "decision_date", "monthly_amount", "first_month")
+_READ = ("id", "ma_ho_so", "delivered_revision", *_MOVED)
 
 
 def change_key(change: dict[str, Any]) -> str:
@@ -30,82 +51,202 @@ def change_key(change: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _record_once(session: Session, row: dict[str, Any]) -> bool:
-    table = MinistryChange.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # RETURNING, not rowcount: psycopg reports a row for an INSERT that ON CONFLICT skipped.
-    inserted = session.execute(
-        insert(table).values(row).on_conflict_do_nothing(index_elements=["change_key"]).returning(table.c.change_key)
-    ).first()
-    return inserted is not None
-
-
 def apply_change(session: Session, change: dict[str, Any], *, notify: bool) -> str:
     """Record ``change`` and move its dossier on; returns ``applied``, ``duplicate``, ``unknown_dossier``
     or ``malformed``. A change for a dossier the gateway does not know is recorded and skipped."""
+    return apply_changes(session, [change], notify=notify)[0]
+
+
+@dataclass
+class _Page:
+    """What applying a page writes, gathered in order."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> its row, as moved
+
+
+def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify: bool) -> list[str]:
+    """Apply ``changes`` in order, as :func:`apply_change` one after the other would; their outcomes."""
+    parsed = [_parse(change) for change in changes]
+    valid = [p for p in parsed if p is not None]
+    if not valid:
+        return ["malformed"] * len(changes)
+    by_ministry_id, by_code = _dossiers(session, valid)
+    known_keys = _recorded(session, [p.key for p in valid])
+    page = _Page()
+    outcomes: list[str] = []
+    for item in parsed:
+        if item is None:
+            outcomes.append("malformed")
+            continue
+        dossier = _find(by_ministry_id, item.ministry_id)
+        if dossier is None and item.ma_ho_so:
+            dossier = by_code.get(item.ma_ho_so)
+        if item.key in known_keys:
+            outcomes.append("duplicate")
+            continue
+        known_keys.add(item.key)
+        page.changes.append({
+            "change_key": item.key, "ministry_id": item.ministry_id, "ma_ho_so": item.ma_ho_so,
+            "status": item.status, "at": item.at, "raw": item.change, "dossier_id": dossier["id"] if dossier else None,
+            "recorded_at": utcnow(),
+        })
+        if dossier is None:
+            log.warning("ministry_change_unknown_dossier", ministry_id=item.ministry_id, ma_ho_so=item.ma_ho_so,
+                        status=item.status)
+            outcomes.append("unknown_dossier")
+            continue
+        if dossier["ministry_id"] is None:
+            dossier["ministry_id"] = item.ministry_id  # the feed knew before our delivery's answer did (an answer lost)
+            by_ministry_id.setdefault(item.ministry_id, []).append(dossier)
+        _move(page, dossier, item, notify)
+        outcomes.append("applied")
+    _write(session, page)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Change:
+    change: dict[str, Any]
+    ministry_id: str
+    status: str
+    at: datetime
+    ma_ho_so: str | None
+    key: str
+
+
+def _parse(change: dict[str, Any]) -> _Change | None:
     ministry_id, status, when = change.get("id"), change.get("trangThai"), change.get("thoiDiem")
     if not isinstance(ministry_id, str) or not isinstance(status, str) or not isinstance(when, str):
         log.warning("ministry_change_malformed", fields=sorted(change))
-        return "malformed"
+        return None
     try:
         at = from_iso(when)
     except ValueError:
         log.warning("ministry_change_malformed", ministry_id=ministry_id, field="thoiDiem")
-        return "malformed"
+        return None
     ma_ho_so = change.get("maHoSoTinh") if isinstance(change.get("maHoSoTinh"), str) else None
-    dossier = session.execute(
-        select(Dossier).where(col(Dossier.ministry_id) == ministry_id).with_for_update()
-    ).scalar_one_or_none()
-    if dossier is None and ma_ho_so:
-        dossier = session.execute(
-            select(Dossier).where(col(Dossier.ma_ho_so) == ma_ho_so).with_for_update()
-        ).scalar_one_or_none()
-    recorded = _record_once(session, {
-        "change_key": change_key(change), "ministry_id": ministry_id, "ma_ho_so": ma_ho_so, "status": status,
-        "at": at, "raw": change, "dossier_id": dossier.id if dossier else None, "recorded_at": utcnow(),
-    })
-    if not recorded:
-        return "duplicate"
-    if dossier is None:
-        log.warning("ministry_change_unknown_dossier", ministry_id=ministry_id, ma_ho_so=ma_ho_so, status=status)
-        return "unknown_dossier"
+    return _Change(change, ministry_id, status, at, ma_ho_so, change_key(change))
 
+
+def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> None:
+    """One recorded change moves its dossier on: status, decision, event, callbacks (gathered in ``page``)."""
+    change, status, at = item.change, item.status, item.at
     known = ministry_status(status)
     if known is None:
-        log.warning("ministry_status_unknown", status=status, ma_ho_so=dossier.ma_ho_so,
+        log.warning("ministry_status_unknown", status=status, ma_ho_so=dossier["ma_ho_so"],
                     detail="recorded and sent with TrangThaiHoSo null")
     extra = {k: change[k] for k in _EXTRA_FIELDS if change.get(k) is not None}
-    if dossier.ministry_id is None:
-        dossier.ministry_id = ministry_id  # the feed knew before our delivery's answer did (an answer lost)
-    if not dossier.announced:
+    if not dossier["announced"]:
         # The feed got here before the delivery recorded its answer: announce the arrival in pending
         # reception first, so that the province hears the events in the order they happened.
-        enqueue_callback(session, dossier, DELIVERED, at=at, ministry_status=PENDING_RECEPTION,
-                         text=DELIVERED_TEXT, enabled=notify)
-        dossier.announced = True
-    if dossier.ministry_status_at is None or at >= dossier.ministry_status_at:
-        dossier.ministry_status = status
-        dossier.national_status = national_status(status)
-        dossier.ministry_status_at = at
-        dossier.is_final = bool(known and known.is_final)
+        _callback(page, dossier, DELIVERED, at=at, ministry_status=PENDING_RECEPTION, text=DELIVERED_TEXT,
+                  enabled=notify)
+        dossier["announced"] = True
+    if dossier["ministry_status_at"] is None or at >= dossier["ministry_status_at"]:
+        dossier["ministry_status"] = status
+        dossier["national_status"] = national_status(status)
+        dossier["ministry_status_at"] = at
+        dossier["is_final"] = bool(known and known.is_final)
     decision = change.get("quyetDinh") if isinstance(change.get("quyetDinh"), dict) else None
     if status == APPROVED and decision:
         _store_decision(dossier, decision)
-    session.add(dossier)
-    if status != PENDING_RECEPTION or dossier.delivered_revision is None:  # else "delivered" already says it
-        session.add(DossierEvent(dossier_id=dossier.id, kind="ministry_status", at=at,
-                                 detail={"status": status, "nationalStatus": national_status(status), **extra}))
+    page.touched[dossier["id"]] = dossier
+    if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
+        page.events.append({"dossier_id": dossier["id"], "kind": "ministry_status", "revision": None, "note": None,
+                            "at": at, "detail": {"status": status, "nationalStatus": national_status(status),
+                                                 **extra}})
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)
         text = change.get("lyDo") if isinstance(change.get("lyDo"), str) else (known.name if known else status)
-        enqueue_callback(session, dossier, STATUS_CHANGED, at=at, ministry_status=status, text=text,
-                         decision=decision, enabled=notify)
-    return "applied"
+        _callback(page, dossier, STATUS_CHANGED, at=at, ministry_status=status, text=text, decision=decision,
+                  enabled=notify)
 
 
-def _store_decision(dossier: Dossier, decision: dict[str, Any]) -> None:
+def _callback(page: _Page, dossier: dict[str, Any], event: str, *, at: datetime, ministry_status: str | None,
+              text: str | None, decision: dict[str, Any] | None = None, enabled: bool) -> None:
+    """What :func:`gateway.callbacks.events.enqueue_callback` enqueues, gathered for one insert."""
+    if not enabled:
+        return
+    body = callback_body(dossier["ma_ho_so"], dossier["ministry_id"], event, at=at, ministry_status=ministry_status,
+                         text=text, decision=decision)
+    page.callbacks.append((PROVINCE_CALLBACK, callback_key(dossier["ma_ho_so"]), {"body": body}))
+
+
+def _store_decision(dossier: dict[str, Any], decision: dict[str, Any]) -> None:
     number, day = decision.get("so"), decision.get("ngay")
     amount, first = decision.get("mucHuongThang"), decision.get("thangBatDauHuong")
-    dossier.decision_number = str(number) if number is not None else None
-    dossier.decision_date = str(day)[:10] if day is not None else None
-    dossier.monthly_amount = amount if isinstance(amount, int) and not isinstance(amount, bool) else None
-    dossier.first_month = str(first)[:7] if first is not None else None
+    dossier["decision_number"] = str(number) if number is not None else None
+    dossier["decision_date"] = str(day)[:10] if day is not None else None
+    dossier["monthly_amount"] = amount if isinstance(amount, int) and not isinstance(amount, bool) else None
+    dossier["first_month"] = str(first)[:7] if first is not None else None
+
+
+# ---- the statements ---------------------------------------------------------------------------
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    items = sorted(values)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def _dossiers(session: Session, changes: list[_Change]
+              ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The dossiers a page may concern, locked for update, as mutable rows: by ministry id, and by code for
+    the changes whose ministry id no dossier has (the only ones a change looks up by code)."""
+    table = Dossier.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in _READ]
+    rows: dict[str, dict[str, Any]] = {}
+
+    def load(column: Any, values: set[str]) -> None:
+        for chunk in _chunks(values):
+            query = select(*columns).where(column.in_(chunk)).order_by(table.c.id).with_for_update()
+            for found in session.connection().execute(query).mappings():
+                rows.setdefault(found["id"], dict(found))
+
+    load(table.c.ministry_id, {c.ministry_id for c in changes})
+    known_ids = {row["ministry_id"] for row in rows.values()}
+    load(table.c.ma_ho_so, {c.ma_ho_so for c in changes if c.ma_ho_so and c.ministry_id not in known_ids})
+    by_ministry_id: dict[str, list[dict[str, Any]]] = {}
+    for row in rows.values():
+        if row["ministry_id"] is not None:
+            by_ministry_id.setdefault(row["ministry_id"], []).append(row)
+    return by_ministry_id, {row["ma_ho_so"]: row for row in rows.values()}
+
+
+def _find(by_ministry_id: dict[str, list[dict[str, Any]]], ministry_id: str) -> dict[str, Any] | None:
+    found = by_ministry_id.get(ministry_id, [])
+    if len(found) > 1:
+        raise MultipleResultsFound(f"{len(found)} dossiers with ministry id {ministry_id}")
+    return found[0] if found else None
+
+
+def _recorded(session: Session, keys: list[str]) -> set[str]:
+    """Which of ``keys`` are in the change log already."""
+    table = MinistryChange.__table__  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for chunk in _chunks(set(keys)):
+        found.update(session.connection().execute(
+            select(table.c.change_key).where(table.c.change_key.in_(chunk))).scalars())
+    return found
+
+
+def _write(session: Session, page: _Page) -> None:
+    """The page's rows: the new changes, the moved dossiers, then their events and callbacks in the order the
+    changes produced them (each insert one statement, its rows in order)."""
+    if page.changes:
+        # A plain insert: _recorded() found none of these keys under the feed's lease, so a conflict means a
+        # concurrent writer, and the IntegrityError rolls the page back to be applied again next time.
+        session.connection().execute(insert(MinistryChange.__table__), page.changes)  # type: ignore[attr-defined]
+    if page.touched:
+        table = Dossier.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("d_id"))
+            .values({name: bindparam(f"d_{name}", type_=table.c[name].type) for name in _MOVED}),
+            [{"d_id": row["id"], **{f"d_{name}": row[name] for name in _MOVED}} for row in page.touched.values()],
+        )
+    if page.events:
+        session.connection().execute(insert(DossierEvent.__table__), page.events)  # type: ignore[attr-defined]
+    enqueue_many(session, page.callbacks)

@@ -22,7 +22,7 @@ from adapters.ministry.errors import MinistryError
 from adapters.ministry.models import ChangePage
 from gateway.db import Database
 from gateway.models import SyncCursor
-from gateway.reconcile.apply import apply_change
+from gateway.reconcile.apply import apply_changes
 from outbox.columns import utcnow
 from outbox.dispatcher import default_owner
 
@@ -142,7 +142,7 @@ class Reconciler:
             ).scalar_one()
             if row.lease_owner != self.owner or row.value != expected_cursor:
                 raise LeaseLostError(FEED)
-            outcomes = [apply_change(session, change, notify=self.notify) for change in page.changes]
+            outcomes = apply_changes(session, page.changes, notify=self.notify)
             row.value = page.cursor
             row.lease_expires_at = now + timedelta(seconds=self.lease_s)
             row.updated_at = now

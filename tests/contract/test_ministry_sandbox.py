@@ -632,3 +632,27 @@ async def test_concurrent_repeats_of_one_key_make_one_dossier(sandbox: SandboxHa
     assert len({a.json()["id"] for a in answers}) == 1
     assert sorted(a.headers.get("idempotent-replayed", "false") for a in answers) == ["false"] + ["true"] * 5
     assert len(sandbox.all_dossiers()) == 1
+
+
+def test_one_officer_action_moves_every_pending_dossier(sandbox: SandboxHandle, token: str) -> None:
+    ids = [create(sandbox, token, valid_body(sandbox, token, maHoSoTinh=f"000.00.12.H56-240115-{n:04d}")).json()["id"]
+           for n in (1, 2, 3)]
+    before = sandbox.http.get("/_sandbox/summary").json()
+    assert before["hoSo"] == {"cho-tiep-nhan": {"CHO_TIEP_NHAN": 3}} and before["soThayDoi"] == 3
+
+    refused = sandbox.http.post("/_sandbox/cho-tiep-nhan/hanh-dong", json={"trangThai": "DA_PHE_DUYET"})
+    assert refused.status_code == 409 and refused.json()["maLoi"] == "TRANG_THAI_KHONG_PHU_HOP"
+    first = sandbox.http.post("/_sandbox/cho-tiep-nhan/hanh-dong", params={"limit": 2},
+                              json={"trangThai": "DA_TIEP_NHAN", "canBo": "can.bo.lo"})
+    assert first.json() == {"trangThai": "DA_TIEP_NHAN", "soHoSo": 2}
+    rest = sandbox.http.post("/_sandbox/cho-tiep-nhan/hanh-dong", json={"trangThai": "DA_TIEP_NHAN"})
+    assert rest.json()["soHoSo"] == 1
+    assert sandbox.http.post("/_sandbox/cho-tiep-nhan/hanh-dong", json={"trangThai": "DA_TIEP_NHAN"}
+                             ).json()["soHoSo"] == 0
+
+    after = sandbox.http.get("/_sandbox/summary").json()
+    assert after["hoSo"] == {"cho-tiep-nhan": {"DA_TIEP_NHAN": 3}} and after["soThayDoi"] == 6
+    feed = sandbox.http.get(FEED, params={"gioiHan": 10}, headers=bearer(token)).json()
+    moved = [c for c in feed["thayDoi"] if c["trangThai"] == "DA_TIEP_NHAN"]
+    assert [c["id"] for c in moved] == ids
+    assert [c["canBo"] for c in moved] == ["can.bo.lo", "can.bo.lo", codes.DEFAULT_OFFICER]

@@ -527,3 +527,21 @@ def test_signatures_can_be_recorded_instead_of_refused() -> None:
         assert send(client, callback(), secret="wrong").status_code == 200
         [entry] = recorded(client)["callbacks"]
         assert (entry["signature_ok"], entry["signature_problem"]) == (False, "mismatch")
+
+
+def test_summary_counts_callbacks_per_event_and_dossier_without_listing_them(sandbox: httpx.Client) -> None:
+    other = "000.00.12.H56-240115-0002"
+    first = callback()
+    for body in (first, callback(SuKien="CAP_NHAT_TRANG_THAI", TrangThaiHoSo=3, TrangThaiBo="DA_TIEP_NHAN",
+                                 ThoiDiem="20240116090000"),
+                 callback(MaHoSo=other)):
+        assert send(sandbox, body).status_code == 200
+    assert send(sandbox, first).json()["duplicate"] is True
+    assert send(sandbox, callback(), secret="not-the-secret").status_code == 401
+    summary = sandbox.get("/_sandbox/summary").json()
+    assert summary["bySuKien"] == {"DA_CHUYEN_BO": 2, "CAP_NHAT_TRANG_THAI": 1}
+    assert summary["dossiers"] == 2
+    assert summary["totals"]["callbacks"] == 3 and summary["totals"]["duplicates"] == 1
+    assert summary["totals"]["refused"] == 1
+    sandbox.post("/_sandbox/reset")
+    assert sandbox.get("/_sandbox/summary").json()["bySuKien"] == {}

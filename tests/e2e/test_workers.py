@@ -48,14 +48,17 @@ def test_several_workers_deliver_each_dossier_once(
 ) -> None:
     url = gateway_factory(embedded_worker=False)
     codes = []
-    with httpx.Client(base_url=url, timeout=30) as http:
-        for n in range(DOSSIERS):
-            dossier = numbered_dossier(500 + n)
-            assert post_dossier(http, PROVINCE_KEY, dossier, sample_files(dossier)).status_code == 202
-            codes.append(dossier["MaHoSo"])
     env = fast_env(fast_settings(db_url, tmp_path, ministry.base_url))
-    with worker_process(env, tmp_path / "w1.log"), worker_process(env, tmp_path / "w2.log"), \
-            worker_process(env, tmp_path / "w3.log"):
+    logs = [tmp_path / f"w{i}.log" for i in (1, 2, 3)]
+    with worker_process(env, logs[0]), worker_process(env, logs[1]), worker_process(env, logs[2]):
+        # Post once all three poll: posted before, the first worker up drains them alone (it is that fast).
+        wait_until(lambda: all(log.exists() and "dispatcher_started" in log.read_text() for log in logs),
+                   timeout=30, interval=0.1)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for n in range(DOSSIERS):
+                dossier = numbered_dossier(500 + n)
+                assert post_dossier(http, PROVINCE_KEY, dossier, sample_files(dossier)).status_code == 202
+                codes.append(dossier["MaHoSo"])
         wait_until(lambda: _all_delivered(url, codes), timeout=60, interval=0.3)
 
     created = [d["maHoSoTinh"] for d in ministry.all_dossiers()]

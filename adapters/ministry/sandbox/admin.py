@@ -148,6 +148,50 @@ async def officer_action(dossier_id: str, request: Request, state: State) -> Res
     return json_response(200, expanded(state, dossier))
 
 
+@router.post("/cho-tiep-nhan/hanh-dong")
+async def officer_action_all(request: Request, state: State, limit: int | None = None) -> Response:
+    """The same officer action (JSON, as for one dossier) on every dossier in pending reception, at most
+    ``limit``: for load runs that need 100,000 status changes in the feed. Answers how many moved."""
+    status, extras = action_extras(await _json_object(request), state.clock)
+    moved = state.store.officer_action_all(status, extras, limit=limit)
+    return json_response(200, {"trangThai": status, "soHoSo": moved})
+
+
+SEED_MAX = 1_000_000
+
+
+@router.post("/seed")
+async def seed(request: Request, state: State) -> Response:
+    """Put ``soHoSo`` dossiers straight into pending reception for ``clientId`` (default: the first client),
+    coded ``<tienTo>-000001``…, without files or validation: the feed then holds their CHO_TIEP_NHAN changes.
+    Answers their ids and codes and ``conTro``, the feed cursor after them (benchmarks start reading there)."""
+    body = await _json_object(request)
+    count, client_id, prefix = body.get("soHoSo"), body.get("clientId"), body.get("tienTo", "SEED")
+    errors: list[FieldError] = []
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= SEED_MAX:
+        errors.append(FieldError("soHoSo", f"Phải là số nguyên từ 1 đến {SEED_MAX}"))
+        count = 0
+    if client_id is None:
+        client_id = next(iter(state.config.clients))
+    elif client_id not in state.config.clients:
+        errors.append(FieldError("clientId", "Không có client này"))
+    if not isinstance(prefix, str) or not 1 <= len(prefix) <= 40:
+        errors.append(FieldError("tienTo", "Phải là chuỗi 1–40 ký tự"))
+    if errors:
+        raise invalid(errors)
+    created, cursor = state.store.seed_dossiers(
+        owner=client_id, codes_=[f"{prefix}-{n:06d}" for n in range(1, count + 1)],
+        body={"maThuTuc": "1.001776", "kenhNop": "TRUC_TUYEN", "ghiChu": "seeded"})
+    return json_response(200, {"soHoSo": len(created), "conTro": cursor, "hoSo": [
+        {"id": d.id, "maHoSoTinh": d.code, "ngayTao": d.created_at} for d in created]})
+
+
+@router.get("/summary")
+async def summary(state: State) -> Response:
+    """Counts only: dossiers per queue and status, files kept, changes in the feed."""
+    return json_response(200, state.store.summary())
+
+
 def _form_action(raw: bytes) -> dict[str, Any]:
     """The HTML form's flat fields as a JSON action (blank fields are left out: defaults apply)."""
     form = {k: v for k, v in parse_qsl(raw.decode("utf-8", "replace")) if v.strip()}

@@ -308,6 +308,57 @@ class SandboxStore:
             self._transition(dossier, status, extras)
             return dossier
 
+    def officer_action_all(self, status: str, extras: dict[str, Any], *, limit: int | None = None) -> int:
+        """The same officer action on every dossier waiting in pending reception (oldest first, at most
+        ``limit``): a load run's officers. Returns how many moved; dossiers the action does not fit are left."""
+        allowed = codes.OFFICER_TRANSITIONS[codes.CHO_TIEP_NHAN]
+        if status not in allowed:
+            raise SandboxError(409, "TRANG_THAI_KHONG_PHU_HOP", [FieldError(
+                "trangThai", f"Không thể chuyển từ {codes.CHO_TIEP_NHAN} sang {status} "
+                             f"(được phép: {', '.join(sorted(allowed))})")])
+        moved = 0
+        with self.lock:
+            for dossier in self._dossiers.values():
+                if limit is not None and moved >= limit:
+                    break
+                if dossier.queue != "cho-tiep-nhan" or dossier.status != codes.CHO_TIEP_NHAN:
+                    continue
+                self._transition(dossier, status, copy.deepcopy(extras))
+                moved += 1
+        return moved
+
+    def summary(self) -> dict[str, Any]:
+        """Counts only (cheap with 100,000s of dossiers): dossiers per queue and status, files, feed length."""
+        with self.lock:
+            by_queue: dict[str, dict[str, int]] = {}
+            for dossier in self._dossiers.values():
+                statuses = by_queue.setdefault(dossier.queue, {})
+                key = dossier.status or "-"
+                statuses[key] = statuses.get(key, 0) + 1
+            return {"hoSo": by_queue, "soHoSo": len(self._dossiers), "soTepTin": len(self._files),
+                    "soThayDoi": self._seq}
+
+    def seed_dossiers(self, *, owner: str, codes_: list[str], body: dict[str, Any]) -> tuple[list[Dossier], str]:
+        """Put dossiers straight into pending reception (no validation, no files), each with its
+        CHO_TIEP_NHAN change in the feed: a benchmark's 100,000 delivered dossiers in a second.
+
+        Returns them and the feed cursor after their changes. 409 HO_SO_DA_TON_TAI when a code is taken.
+        """
+        with self.lock:
+            taken = [code for code in codes_ if ("cho-tiep-nhan", code) in self._by_code]
+            if taken or len(set(codes_)) != len(codes_):
+                raise SandboxError(409, "HO_SO_DA_TON_TAI", [FieldError("maHoSoTinh", "Mã hồ sơ đã tồn tại")])
+            created: list[Dossier] = []
+            for code in codes_:
+                now = self._clock.iso_now()
+                dossier = Dossier(new_id("HS"), owner, "cho-tiep-nhan", code, copy.deepcopy(body), [], now, now,
+                                  codes.CHO_TIEP_NHAN)
+                self._record_change(dossier, codes.CHO_TIEP_NHAN, {}, now)
+                self._dossiers[dossier.id] = dossier
+                self._by_code[("cho-tiep-nhan", code)] = dossier.id
+                created.append(dossier)
+            return created, self.encode_cursor(self._seq)
+
     def _transition(self, dossier: Dossier, status: str, extras: dict[str, Any]) -> None:
         now = self._clock.iso_now()
         dossier.status = status

@@ -84,6 +84,12 @@ async def list_callbacks(state: State, MaHoSo: str | None = None) -> JSONRespons
     return JSONResponse({"callbacks": found, "count": len(found), "totals": state.store.counts()})
 
 
+@router.get("/summary")
+async def summary(state: State) -> JSONResponse:
+    """Totals only: callbacks per ``SuKien``, distinct dossiers, duplicates, refusals (for load runs)."""
+    return JSONResponse(state.store.summary())
+
+
 @router.get("/attempts")
 async def list_attempts(state: State, MaHoSo: str | None = None) -> JSONResponse:
     """Every request to ``POST /callbacks`` and how it was answered (refusals and faults included)."""

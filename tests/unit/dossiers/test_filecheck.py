@@ -181,3 +181,24 @@ def test_long_active_names_count_inside_stream_data_and_js_counts_after_it(size:
 def test_a_fake_stream_keyword_in_a_string_does_not_hide_a_javascript_action() -> None:
     data = b"%PDF-1.7\n<< /T (>> stream\n) /S /JavaScript /JS (x) >>\n"
     assert find_active_pdf_content(chunked(data, 5)) == "JavaScript"
+
+
+def test_the_token_regex_splits_bytes_as_the_plain_alternation_does() -> None:
+    # _TOKEN is written for speed (literal-led branches, empty marker groups); it must cut any bytes into
+    # the same tokens as the straightforward spelling of the grammar.
+    import random
+    import re
+
+    from gateway.dossiers.filecheck import _TOKEN
+
+    plain = re.compile(rb"/(?P<name>[^\x00\t\n\f\r ()<>\[\]{}/%]*)|(?P<begin>>>[\x00\t\n\f\r ]*stream(?:\r\n|\n|\r))"
+                       rb"|(?P<end>endstream)")
+    rng = random.Random(7)
+    pieces = [b"/", b">>", b">> \nstream\r\n", b">>stream\r", b"endstream", b"/JS", b"/J#61vaScript", b"e", b"(",
+              b" ", b"\n", b"%", b"#", b"stream\n", bytes(range(256))]
+    data = b"".join(rng.choice(pieces) + rng.randbytes(rng.randrange(8)) for _ in range(20_000))
+
+    def tokens(pattern: re.Pattern[bytes]) -> list[tuple[int, int, str | None, bytes | None]]:
+        return [(m.start(), m.end(), m.lastgroup, m.group("name")) for m in pattern.finditer(data)]
+
+    assert tokens(_TOKEN) == tokens(plain)

@@ -267,9 +267,12 @@ class DeliverDossierHandler(_Base):
             )
         uploaded: Uploaded = []
         created, files = await self._remembering(uploaded, self._create(job, uploaded, opened))
-        # When the ministry's answer came, not when the outcome is written (that may wait for a shared
-        # completing transaction): the province orders DA_CHUYEN_BO and the officer's first move by it.
-        delivered_at = utcnow()
+        # The ministry's own stamp of the arrival (``ngayTao``), on the same clock as its change feed: the
+        # province orders DA_CHUYEN_BO and the officer's first move by these times, and an officer may act
+        # before our answer arrives (the backfill benchmark saw DA_CHUYEN_BO stamped a second after the
+        # reception when our clock was used). Without a usable stamp: when the answer came.
+        stamp = created.created_at
+        delivered_at = stamp if stamp is not None and stamp.tzinfo is not None else utcnow()
         status = created.status if created.status and not created.already_existed else PENDING_RECEPTION
 
         def finish(session: Session) -> None:

@@ -57,3 +57,19 @@ def test_result_file_keeps_earlier_runs_as_history(tmp_path: Path, monkeypatch: 
     quick = Report("intake", "Intake", "quick")
     quick.add_row(config="x")
     assert quick.write() == tmp_path / "intake-quick.json"
+
+
+def test_summary_lists_each_goal_and_the_benchmarks_not_run(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.summary import rows
+
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path))
+    report = Report("reconcile", "Reconcile", "full")
+    report.add_row(engine="sqlite")
+    report.goal("sqlite: 100,000 changes", 22.3, 60.0, higher_is_better=False, unit=" s")
+    report.goal("postgresql: 100,000 changes", 61.0, 60.0, higher_is_better=False, unit=" s")
+    report.write()
+    table = rows(tmp_path, "full")
+    assert any(r.startswith("| reconcile | sqlite: 100,000 changes | 22.3 s | ≤ 60.0 s | met") for r in table)
+    assert any("postgresql" in r and "**missed**" in r for r in table)
+    assert "| intake | (not run) | | | |" in table

@@ -316,21 +316,30 @@ class Process:
 
 
 @contextmanager
+def _started(name: str, argv: Sequence[str], env: Mapping[str, str], port: int,
+             log_dir: Path | None) -> Iterator[Process]:
+    """Start ``argv`` in its own process group, output to ``<log_dir>/<name>.log``; stop it on exit."""
+    log_path = (log_dir / f"{name.replace(' ', '_')}.log") if log_dir else None
+    with log_path.open("wb") if log_path else open(os.devnull, "wb") as out:
+        popen = subprocess.Popen(list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                 start_new_session=True)
+        try:
+            yield Process(name, popen, port, log_path)
+        finally:
+            stop_process(popen)
+
+
+@contextmanager
 def serve(name: str, command: Sequence[str], *, env: Mapping[str, str], ready_path: str = "/",
           port: int | None = None, log_dir: Path | None = None, timeout_s: float = 60.0) -> Iterator[Process]:
     """Start ``command`` (``{port}`` in it is replaced) and wait until ``ready_path`` answers; stop it on exit."""
     port = port or free_port()
     argv = [part.replace("{port}", str(port)) for part in command]
-    log_path = (log_dir / f"{name.replace(' ', '_')}.log") if log_dir else None
-    out = log_path.open("wb") if log_path else subprocess.DEVNULL
-    popen = subprocess.Popen(argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                             start_new_session=True)
-    process = Process(name, popen, port, log_path)
-    try:
+    with _started(name, argv, env, port, log_dir) as process:
         deadline = time.monotonic() + timeout_s
         while True:
-            if popen.poll() is not None:
-                raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.log_tail()}")
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.popen.returncode}:\n{process.log_tail()}")
             try:
                 httpx.get(process.base_url + ready_path, timeout=1)
                 break
@@ -339,32 +348,19 @@ def serve(name: str, command: Sequence[str], *, env: Mapping[str, str], ready_pa
                     raise RuntimeError(f"{name} did not answer on {ready_path}:\n{process.log_tail()}") from None
                 time.sleep(0.1)
         yield process
-    finally:
-        stop_process(popen)
-        if log_path and not isinstance(out, int):
-            out.close()
 
 
 @contextmanager
 def spawn(name: str, command: Sequence[str], *, env: Mapping[str, str], log_dir: Path | None = None,
           settle_s: float = 1.0) -> Iterator[Process]:
     """Start a process that serves no HTTP (``gateway worker``); fail if it exits within ``settle_s``."""
-    log_path = (log_dir / f"{name.replace(' ', '_')}.log") if log_dir else None
-    out = log_path.open("wb") if log_path else subprocess.DEVNULL
-    popen = subprocess.Popen(list(command), env=dict(env), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                             start_new_session=True)
-    process = Process(name, popen, 0, log_path)
-    try:
+    with _started(name, command, env, 0, log_dir) as process:
         deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline:
-            if popen.poll() is not None:
-                raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.log_tail()}")
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.popen.returncode}:\n{process.log_tail()}")
             time.sleep(0.05)
         yield process
-    finally:
-        stop_process(popen)
-        if log_path and not isinstance(out, int):
-            out.close()
 
 
 @contextmanager

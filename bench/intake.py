@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
-from adapters.province.samples import sample_dossier, sample_funeral_dossier, sample_pdf_bytes
+from adapters.province.samples import pdf_from_objects, sample_dossier, sample_funeral_dossier, sample_pdf_bytes
 from bench.harness import (
     Process,
     Report,
@@ -180,16 +180,7 @@ def scanned_pdf(size: int, seed: int) -> bytes:
         + b"\nendstream",
         b"<< /Length 33 >>\nstream\nq 595 0 0 842 0 0 cm /Im1 Do Q\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n% scan " + _DUMMY + b"\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return pdf_from_objects(objects, comment=b"scan " + _DUMMY)
 
 
 def json_dossier() -> dict[str, Any]:

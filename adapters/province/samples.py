@@ -84,7 +84,13 @@ def sample_pdf_bytes(text: str = "Tờ khai") -> bytes:
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[bytes], *, comment: bytes = b"") -> bytes:
+    """A well-formed PDF of ``objects`` (numbered from 1, the first the catalog) with its xref table;
+    ``comment`` goes in a ``%`` line after the header."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + (b"% " + comment + b"\n" if comment else b""))
     offsets = []
     for i, body in enumerate(objects, start=1):
         offsets.append(len(out))

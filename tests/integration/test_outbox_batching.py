@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from gateway.db import Database, create_database
+from gateway.db import Database
 from outbox import Dispatcher, DispatcherConfig, Finish, Message, OutboxMessage, RetryPolicy, enqueue, store
 from outbox.dispatcher import _Done
 from outbox.models import OutboxAttempt
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.05, max_attempts=5)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = create_database(db_url)
-    yield database
-    database.dispose()
 
 
 class Slow:

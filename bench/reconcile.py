@@ -177,10 +177,10 @@ def _verify(url: str, changes: int) -> str:
     from sqlalchemy import func, select
     from sqlmodel import col
 
-    from gateway.callbacks.events import PROVINCE_CALLBACK
     from gateway.db import create_database as gateway_database
     from gateway.models import Dossier, DossierEvent, MinistryChange, SyncCursor
     from gateway.reconcile.reconciler import FEED as CURSOR_NAME
+    from gateway.vocabulary import MessageKind
     from outbox.models import OutboxMessage
 
     db = gateway_database(url)
@@ -190,7 +190,7 @@ def _verify(url: str, changes: int) -> str:
             moved = session.execute(select(func.count()).select_from(Dossier)
                                     .where(col(Dossier.ministry_status) == NEW_STATUS)).scalar_one()
             callbacks = session.execute(select(func.count()).select_from(OutboxMessage)
-                                        .where(col(OutboxMessage.kind) == PROVINCE_CALLBACK)).scalar_one()
+                                        .where(col(OutboxMessage.kind) == MessageKind.PROVINCE_CALLBACK)).scalar_one()
             events = session.execute(select(func.count()).select_from(DossierEvent)).scalar_one()
             cursor = session.execute(select(col(SyncCursor.value))
                                      .where(col(SyncCursor.name) == CURSOR_NAME)).scalar_one()

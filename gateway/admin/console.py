@@ -43,11 +43,11 @@ from gateway.admin.service import (
     stats,
 )
 from gateway.auth import authenticate
-from gateway.callbacks.events import PROVINCE_CALLBACK
 from gateway.db import Database
 from gateway.deps import get_database, get_settings
 from gateway.logging import mask_text
 from gateway.settings import Settings
+from gateway.vocabulary import MessageKind
 from mappings.dates import VN_TZ
 from mappings.tables import ministry_status
 
@@ -310,7 +310,7 @@ def _payload_summary(message: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The few payload fields that are safe and useful to show (never dossier content)."""
     payload = message.get("payload") or {}
     out: list[tuple[str, str]] = []
-    if message["kind"] == PROVINCE_CALLBACK:
+    if message["kind"] == MessageKind.PROVINCE_CALLBACK:
         body = payload.get("body") or {}
         if body.get("SuKien"):
             out.append(("Sự kiện", label("events", str(body["SuKien"]))))

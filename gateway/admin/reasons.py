@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from gateway.callbacks.events import PROVINCE_CALLBACK
+from gateway.vocabulary import MessageKind
 
 HERE = Path(__file__).parent
 _INDEX = re.compile(r"\[\d+\]")
@@ -86,7 +86,7 @@ def _entry(kind: str, detail: Mapping[str, Any]) -> tuple[dict[str, str], str | 
     code = detail.get("maLoi")
     status = detail.get("status")
     error = detail.get("error")
-    if kind == PROVINCE_CALLBACK:
+    if kind == MessageKind.PROVINCE_CALLBACK:
         if isinstance(error, str) and error in data["callback"]:
             return data["callback"][error], error
         if isinstance(status, int):

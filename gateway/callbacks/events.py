@@ -9,26 +9,12 @@ from typing import Any
 from sqlmodel import Session
 
 from gateway.models import Dossier
+from gateway.vocabulary import CallbackEvent, MessageKind, callback_key
 from mappings.dates import format_timestamp
 from mappings.tables import national_status
 from outbox import enqueue
 
-PROVINCE_CALLBACK = "province_callback"
-
-DELIVERED = "DA_CHUYEN_BO"
-STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
-SYNC_FAILED = "LOI_DONG_BO"
-
 DELIVERED_TEXT = "Hồ sơ đã được chuyển vào mục Hồ sơ chờ tiếp nhận của phần mềm trợ giúp xã hội."
-
-
-def callback_key(ma_ho_so: str) -> str:
-    """The outbox ordering key of a dossier's callbacks: one dossier's events go out in order.
-
-    Prefixed so that a province outage holds back only callbacks, never deliveries to the
-    ministry (which are ordered under the bare ``MaHoSo``).
-    """
-    return f"callback:{ma_ho_so}"
 
 
 def decision_for_province(decision: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -58,7 +44,8 @@ def callback_body(
         "EventId": str(uuid.uuid4()),
         "MaHoSo": ma_ho_so,
         "SuKien": event,
-        "TrangThaiHoSo": None if event == SYNC_FAILED or ministry_status is None else national_status(ministry_status),
+        "TrangThaiHoSo": (None if event == CallbackEvent.SYNC_FAILED or ministry_status is None
+                          else national_status(ministry_status)),
         "TrangThaiBo": ministry_status,
         "MaHoSoBo": ministry_id,
         "ThoiDiem": format_timestamp(at),
@@ -86,5 +73,5 @@ def enqueue_callback(
         return None
     body = callback_body(dossier.ma_ho_so, dossier.ministry_id, event, at=at, ministry_status=ministry_status,
                          text=text, decision=decision)
-    enqueue(session, PROVINCE_CALLBACK, callback_key(dossier.ma_ho_so), {"body": body})
+    enqueue(session, MessageKind.PROVINCE_CALLBACK, callback_key(dossier.ma_ho_so), {"body": body})
     return str(body["EventId"])

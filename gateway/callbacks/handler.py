@@ -10,17 +10,15 @@ from sqlmodel import Session
 
 from adapters.ministry.errors import parse_retry_after
 from adapters.province.signing import sign
-from gateway.callbacks.events import PROVINCE_CALLBACK
+from gateway.vocabulary import MessageKind, Peer
 from outbox import DeliveryError, Finish, Message, TransientError
-
-PROVINCE = "province"
 
 
 class ProvinceCallbackHandler:
     """``province_callback``: body exactly as enqueued, signed afresh at each attempt (freshness window)."""
 
-    kind = PROVINCE_CALLBACK
-    target = PROVINCE
+    kind: str = MessageKind.PROVINCE_CALLBACK
+    target: str = Peer.PROVINCE
 
     def __init__(self, http: httpx.AsyncClient, url: str, secret: str) -> None:
         self.http = http

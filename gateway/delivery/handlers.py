@@ -24,24 +24,20 @@ from adapters.ministry.client import MinistryClient
 from adapters.ministry.errors import MinistryError
 from adapters.ministry.models import CreatedDossier
 from gateway.blobs import BlobStore
-from gateway.callbacks.events import DELIVERED, DELIVERED_TEXT, SYNC_FAILED, enqueue_callback
+from gateway.callbacks.events import DELIVERED_TEXT, enqueue_callback
 from gateway.db import Database
 from gateway.delivery.errors import translate
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState
+from gateway.vocabulary import CallbackEvent, DossierEventKind, MessageKind, Peer
 from mappings.canonical import dossier_from_json
 from mappings.dates import to_iso
 from mappings.ministry import to_ministry_body, to_supplement_body
+from mappings.statuses import PENDING_RECEPTION, SUPPLEMENT_REQUESTED
 from mappings.tables import national_status
 from outbox import DeliveryError, Finish, Message, PermanentError
 from outbox.columns import UTCDateTime, utcnow
 
 log = structlog.get_logger(__name__)
-
-DELIVER_DOSSIER = "deliver_dossier"
-SUPPLEMENT_DOSSIER = "supplement_dossier"
-MINISTRY = "ministry"
-PENDING_RECEPTION = "CHO_TIEP_NHAN"
-SUPPLEMENT_REQUESTED = "YEU_CAU_BO_SUNG"
 
 _T = TypeVar("_T")
 Uploaded = list[tuple[str, str]]
@@ -78,7 +74,7 @@ class _Base:
     """What both handlers share: loading a revision, uploading its files, recording outcomes."""
 
     kind: str
-    target = MINISTRY
+    target: str = Peer.MINISTRY
 
     def __init__(self, db: Database, blobs: BlobStore, client: MinistryClient, *, notify: bool = False) -> None:
         self.db = db
@@ -173,7 +169,7 @@ class _Base:
             connection = session.connection()
             _record_uploads(connection, uploaded)
             _mark_delivered(connection, job, now)
-            _add_event(connection, job.dossier_id, "supplement_delivered", job.revision, now,
+            _add_event(connection, job.dossier_id, DossierEventKind.SUPPLEMENT_DELIVERED, job.revision, now,
                        {"components": sorted(components)})
 
         return finish
@@ -221,18 +217,18 @@ class _Base:
             .values(delivery_state=DeliveryState.DEAD, updated_at=utcnow())
         )
         now = utcnow()
-        session.add(DossierEvent(dossier_id=dossier_id, kind="delivery_failed", revision=number, at=now,
+        session.add(DossierEvent(dossier_id=dossier_id, kind=DossierEventKind.DELIVERY_FAILED, revision=number, at=now,
                                  detail={"kind": message.kind, "error": error.message, **(error.detail or {})}))
         dossier = session.get(Dossier, dossier_id)
         if dossier is not None:
-            enqueue_callback(session, dossier, SYNC_FAILED, at=now, ministry_status=dossier.ministry_status,
-                             text=failure_text(error), enabled=self.notify)
+            enqueue_callback(session, dossier, CallbackEvent.SYNC_FAILED, at=now,
+                             ministry_status=dossier.ministry_status, text=failure_text(error), enabled=self.notify)
 
 
 class DeliverDossierHandler(_Base):
     """``deliver_dossier``: a revision into the ministry's pending-reception queue."""
 
-    kind = DELIVER_DOSSIER
+    kind: str = MessageKind.DELIVER_DOSSIER
 
     def on_claimed(self, session: Session, messages: list[Message]) -> None:
         """In the claiming transaction: the dossiers whose first delivery is now under way read ``delivering``
@@ -287,14 +283,14 @@ class DeliverDossierHandler(_Base):
             if not announced:  # else the reconciler saw the feed first and announced it
                 values["announced"] = True
             _mark_delivered(connection, job, now, **values)
-            _add_event(connection, job.dossier_id, "delivered", job.revision, delivered_at,
+            _add_event(connection, job.dossier_id, DossierEventKind.DELIVERED, job.revision, delivered_at,
                        {"ministry_id": created.id, "status": status, "already_existed": created.already_existed,
                         "files": files})
             if not announced and self.notify:
                 dossier = session.get(Dossier, job.dossier_id)  # read after the update above, in this transaction
                 assert dossier is not None
-                enqueue_callback(session, dossier, DELIVERED, at=delivered_at, ministry_status=PENDING_RECEPTION,
-                                 text=DELIVERED_TEXT)
+                enqueue_callback(session, dossier, CallbackEvent.DELIVERED, at=delivered_at,
+                                 ministry_status=PENDING_RECEPTION, text=DELIVERED_TEXT)
             log.info("dossier_delivered", ma_ho_so=job.ma_ho_so, revision=job.revision, ministry_id=created.id,
                      already_existed=created.already_existed)
 
@@ -316,7 +312,7 @@ class DeliverDossierHandler(_Base):
 class SupplementDossierHandler(_Base):
     """``supplement_dossier``: the new components of a revision, through ``bo-sung``."""
 
-    kind = SUPPLEMENT_DOSSIER
+    kind: str = MessageKind.SUPPLEMENT_DOSSIER
 
     async def handle(self, message: Message) -> Finish | None:
         """Send the components that are new since the delivered revision."""

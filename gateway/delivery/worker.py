@@ -18,12 +18,13 @@ from adapters.ministry.client import MinistryClient
 from adapters.ministry.transport import make_transport
 from gateway.admin.service import purge
 from gateway.blobs import BlobStore
-from gateway.callbacks.handler import PROVINCE, ProvinceCallbackHandler
+from gateway.callbacks.handler import ProvinceCallbackHandler
 from gateway.db import Database
-from gateway.delivery.handlers import MINISTRY, DeliverDossierHandler, SupplementDossierHandler
+from gateway.delivery.handlers import DeliverDossierHandler, SupplementDossierHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
 from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
+from gateway.vocabulary import Peer
 from outbox import CircuitBreaker, Dispatcher, DispatcherConfig, Handler, Message, RetryPolicy
 from outbox.columns import utcnow
 
@@ -80,7 +81,7 @@ class Worker:
                                     attempt_timeout_s=max(60.0, settings.ministry_timeout_s * 10)),
             policy=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
                                max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s),
-            breakers={MINISTRY: breaker(), PROVINCE: breaker()},
+            breakers={Peer.MINISTRY: breaker(), Peer.PROVINCE: breaker()},
             observer=_observe,
         )
         self.reconciler = (
@@ -93,7 +94,7 @@ class Worker:
 
     def circuit(self) -> str:
         """The ministry circuit's state: ``closed``, ``open`` or ``half_open``."""
-        return self.dispatcher.circuit_states()[MINISTRY].value
+        return self.dispatcher.circuit_states()[Peer.MINISTRY].value
 
     def wake(self) -> None:
         """Look for due messages now (called after an intake commits)."""

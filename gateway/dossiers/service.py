@@ -16,14 +16,15 @@ from sqlmodel import Session, col
 
 from gateway.blobs import is_storage_full
 from gateway.db import Database
-from gateway.delivery.handlers import DELIVER_DOSSIER, SUPPLEMENT_DOSSIER, SUPPLEMENT_REQUESTED
 from gateway.dossiers.receive import Submission, storage_full
 from gateway.models import Attachment, DeliveryState, Dossier, DossierEvent, DossierRevision, RevisionState, new_id
 from gateway.problems import Problem
+from gateway.vocabulary import DossierEventKind, MessageKind
 from mappings.calendar import add_working_days
 from mappings.canonical import dossier_to_json, fingerprint
 from mappings.model import Dossier as DomainDossier
 from mappings.province import parse_dossier
+from mappings.statuses import SUPPLEMENT_REQUESTED
 from mappings.tables import procedure
 from outbox import cancel_pending
 from outbox.columns import utcnow
@@ -97,7 +98,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
             return Receipt(200, _receipt_body(row, row.current_revision))
 
         number = row.current_revision + 1
-        kind = DELIVER_DOSSIER if first else _supersede_or_supplement(session, row, number)
+        kind = MessageKind.DELIVER_DOSSIER if first else _supersede_or_supplement(session, row, number)
         state = DeliveryState.QUEUED if row.delivered_revision is None else row.delivery_state
         now = utcnow()
         revision_id = new_id()
@@ -116,7 +117,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
             "row_id": row.id, "current_revision": number, "procedure_code": dossier.procedure_code,
             "due_at": due_at, "updated_at": now, "delivery_state": state})
         conn.execute(statements.insert_event, {
-            "dossier_id": row.id, "kind": "received", "revision": number, "at": now,
+            "dossier_id": row.id, "kind": DossierEventKind.RECEIVED, "revision": number, "at": now,
             "detail": {"client": client_name, "files": len(submission.files)}})
         enqueue_many(session, [(kind, row.ma_ho_so, {"dossier_id": row.id, "revision": number})])
         log.info("dossier_received", ma_ho_so=row.ma_ho_so, revision=number, kind=kind,
@@ -176,14 +177,14 @@ def _supersede_or_supplement(session: Session, row: Any, number: int) -> str:
                           "Hồ sơ đã được chuyển sang Bộ với nội dung khác và Bộ không yêu cầu bổ sung; "
                           "không thể thay thế.",
                           extra={"MaHoSo": row.ma_ho_so, "revision": row.current_revision})
-        return SUPPLEMENT_DOSSIER
-    cancel_pending(session, DELIVER_DOSSIER, row.ma_ho_so, reason=f"superseded by revision {number}")
+        return MessageKind.SUPPLEMENT_DOSSIER
+    cancel_pending(session, MessageKind.DELIVER_DOSSIER, row.ma_ho_so, reason=f"superseded by revision {number}")
     session.execute(
         update(DossierRevision)
         .where(col(DossierRevision.dossier_id) == row.id, col(DossierRevision.state) == RevisionState.PENDING)
         .values(state=RevisionState.SUPERSEDED)
     )
-    return DELIVER_DOSSIER
+    return MessageKind.DELIVER_DOSSIER
 
 
 def get_dossier(db: Database, code: str) -> dict[str, Any]:

@@ -18,24 +18,17 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import MultipleResultsFound
 from sqlmodel import Session
 
-from gateway.callbacks.events import (
-    DELIVERED,
-    DELIVERED_TEXT,
-    PROVINCE_CALLBACK,
-    STATUS_CHANGED,
-    callback_body,
-    callback_key,
-)
-from gateway.delivery.handlers import PENDING_RECEPTION
+from gateway.callbacks.events import DELIVERED_TEXT, callback_body
 from gateway.models import Dossier, DossierEvent, MinistryChange
+from gateway.vocabulary import CallbackEvent, DossierEventKind, MessageKind, callback_key
 from mappings.dates import from_iso
+from mappings.statuses import APPROVED, PENDING_RECEPTION
 from mappings.tables import ministry_status, national_status
 from outbox.columns import utcnow
 from outbox.store import enqueue_many
 
 log = structlog.get_logger(__name__)
 
-APPROVED = "DA_PHE_DUYET"
 _EXTRA_FIELDS = ("lyDo", "canBo", "quyetDinh")
 _CHUNK = 500  # ids per IN (…): well under SQLite's bound-parameter limit
 
@@ -142,7 +135,7 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
     if not dossier["announced"]:
         # The feed got here before the delivery recorded its answer: announce the arrival in pending
         # reception first, so that the province hears the events in the order they happened.
-        _callback(page, dossier, DELIVERED, at=at, ministry_status=PENDING_RECEPTION, text=DELIVERED_TEXT,
+        _callback(page, dossier, CallbackEvent.DELIVERED, at=at, ministry_status=PENDING_RECEPTION, text=DELIVERED_TEXT,
                   enabled=notify)
         dossier["announced"] = True
     if dossier["ministry_status_at"] is None or at >= dossier["ministry_status_at"]:
@@ -155,13 +148,13 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
         _store_decision(dossier, decision)
     page.touched[dossier["id"]] = dossier
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
-        page.events.append({"dossier_id": dossier["id"], "kind": "ministry_status", "revision": None, "note": None,
-                            "at": at, "detail": {"status": status, "nationalStatus": national_status(status),
-                                                 **extra}})
+        page.events.append({"dossier_id": dossier["id"], "kind": DossierEventKind.MINISTRY_STATUS, "revision": None,
+                            "note": None, "at": at,
+                            "detail": {"status": status, "nationalStatus": national_status(status), **extra}})
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)
         text = change.get("lyDo") if isinstance(change.get("lyDo"), str) else (known.name if known else status)
-        _callback(page, dossier, STATUS_CHANGED, at=at, ministry_status=status, text=text, decision=decision,
-                  enabled=notify)
+        _callback(page, dossier, CallbackEvent.STATUS_CHANGED, at=at, ministry_status=status, text=text,
+                  decision=decision, enabled=notify)
 
 
 def _callback(page: _Page, dossier: dict[str, Any], event: str, *, at: datetime, ministry_status: str | None,
@@ -171,7 +164,7 @@ def _callback(page: _Page, dossier: dict[str, Any], event: str, *, at: datetime,
         return
     body = callback_body(dossier["ma_ho_so"], dossier["ministry_id"], event, at=at, ministry_status=ministry_status,
                          text=text, decision=decision)
-    page.callbacks.append((PROVINCE_CALLBACK, callback_key(dossier["ma_ho_so"]), {"body": body}))
+    page.callbacks.append((MessageKind.PROVINCE_CALLBACK, callback_key(dossier["ma_ho_so"]), {"body": body}))
 
 
 def _store_decision(dossier: dict[str, Any], decision: dict[str, Any]) -> None:

@@ -18,10 +18,11 @@ from adapters.ministry.client import UPLOAD_PATH, MinistryClient
 from adapters.province.samples import numbered_dossier, sample_pdf_bytes
 from gateway.blobs import BlobStore
 from gateway.db import Database, create_database
-from gateway.delivery.handlers import DELIVER_DOSSIER, DeliverDossierHandler
+from gateway.delivery.handlers import DeliverDossierHandler
 from gateway.dossiers.receive import Submission
 from gateway.dossiers.service import submit_dossier
 from gateway.models import Attachment, Dossier, DossierRevision, RevisionState
+from gateway.vocabulary import MessageKind
 from outbox import Dispatcher, DispatcherConfig, OutboxMessage, RetryPolicy, store
 from tests.contract.ministry_support import SandboxHandle, file_digest, write_file
 
@@ -84,7 +85,7 @@ async def test_a_first_delivery_reads_delivering_once_claimed_but_not_a_supersed
         session.execute(DossierRevision.__table__.update()  # type: ignore[attr-defined]
                         .where(DossierRevision.dossier_id == superseded)
                         .values(state=RevisionState.SUPERSEDED))
-        claimed = store.claim(session, owner="w", kinds=[DELIVER_DOSSIER], limit=10, lease_s=60)
+        claimed = store.claim(session, owner="w", kinds=[MessageKind.DELIVER_DOSSIER], limit=10, lease_s=60)
         handler.on_claimed(session, claimed)
     assert dossier_row(db, first).delivery_state == "delivering"
     assert dossier_row(db, superseded).delivery_state == "queued"

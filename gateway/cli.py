@@ -418,29 +418,29 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
-    ministry, decision = found["ministry"], found["decision"]
+    ministry, decision = found.ministry, found.decision
     for label, value in (
-        ("MaHoSo", found["MaHoSo"]), ("id", found["id"]), ("revision", found["revision"]),
-        ("delivery", found["state"]), ("ministry id", ministry["id"]), ("ministry status", ministry["status"]),
-        ("national status", ministry["nationalStatus"]), ("due", _when(found["dueAt"])),
-        ("overdue", "yes" if found["overdue"] else "no"), ("decision", decision),
-        ("created", _when(found["createdAt"])), ("updated", _when(found["updatedAt"])),
+        ("MaHoSo", found.ma_ho_so), ("id", found.id), ("revision", found.revision),
+        ("delivery", found.state), ("ministry id", ministry.id), ("ministry status", ministry.status),
+        ("national status", ministry.national_status), ("due", _when(found.due_at)),
+        ("overdue", "yes" if found.overdue else "no"),
+        ("decision", decision.model_dump(by_alias=True) if decision else None),
+        ("created", _when(found.created_at)), ("updated", _when(found.updated_at)),
     ):
         head.add_row(label, _cell(value))
     out.print(head)
     files = Table(title="attachments (latest revision)")
     for name in ("TepDinhKemId", "component", "type", "bytes", "sha256"):
         files.add_column(name, overflow="fold")
-    for a in found["attachments"]:
-        files.add_row(_cell(a["TepDinhKemId"]), _cell(a["MaThanhPhanHoSo"]), _cell(a["contentType"]),
-                      _cell(a["size"]), _cell(a["sha256"][:16] + "…"))
+    for a in found.attachments:
+        files.add_row(_cell(a.TepDinhKemId), _cell(a.MaThanhPhanHoSo), _cell(a.content_type),
+                      _cell(a.size), _cell(a.sha256[:16] + "…"))
     out.print(files)
     history = Table(title="history")
     for name in ("at", "event", "rev", "detail"):
         history.add_column(name, overflow="fold")
-    for h in found["history"]:
-        history.add_row(_cell(_when(h["at"])), _cell(h["event"]), _cell(h["revision"]),
-                        _cell(h["detail"] or h["note"]))
+    for h in found.history:
+        history.add_row(_cell(_when(h.at)), _cell(h.event), _cell(h.revision), _cell(h.detail or h.note))
     out.print(history)
     out.print(_messages_table(messages, title="messages") if messages else Text("no messages", style="dim"))
 

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,6 +36,34 @@ _TITLES = {
     503: "Dịch vụ tạm thời không sẵn sàng",
     507: "Không đủ dung lượng lưu trữ",
 }
+
+
+class FieldFault(BaseModel):
+    """One field at fault."""
+
+    field: str = Field(description="dotted path in the sender's own spelling, e.g. TaiLieuNop[0].MaThanhPhanHoSo")
+    code: str = Field(description="stable snake_case identifier to branch on")
+    message: str = Field(description="a Vietnamese sentence an officer can read")
+
+
+class ProblemDocument(BaseModel):
+    """An ``application/problem+json`` answer (RFC 9457) with every field at fault."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str = Field(description=f"{PROBLEM_BASE}<code>")
+    title: str
+    status: int
+    code: str = Field(description="stable snake_case identifier of the refusal")
+    detail: str | None = None
+    instance: str | None = Field(default=None, description="the path answered")
+    errors: list[FieldFault] = Field(default_factory=list, description="each field at fault; empty when none")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting ``statuses`` as problem+json answers."""
+    return {status: {"model": ProblemDocument, "content": {PROBLEM_JSON: {}},
+                     "description": _TITLES.get(status, "Lỗi")} for status in statuses}
 
 
 class Problem(Exception):

@@ -1,4 +1,4 @@
-"""Recording a dossier event and, in the same transaction, the province callback that reports it."""
+"""The province callbacks (province-api.md §4): their body, and the outbox message that carries one."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
-from gateway.models import Dossier
 from gateway.vocabulary import CallbackEvent, MessageKind, callback_key
+from gateway.workflow import Next, Step
 from mappings.dates import format_timestamp
+from mappings.statuses import PENDING_RECEPTION
 from mappings.tables import national_status
-from outbox import enqueue
+
+ANNOUNCE = "announce"
+"""The step that sends DA_CHUYEN_BO; its workflow id is the dossier (announced once, by whoever learns first)."""
 
 DELIVERED_TEXT = "Hồ sơ đã được chuyển vào mục Hồ sơ chờ tiếp nhận của phần mềm trợ giúp xã hội."
 
@@ -38,10 +39,12 @@ def callback_body(
     ministry_status: str | None,
     text: str | None,
     decision: dict[str, Any] | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
-    """The callback body of §4 for one event of dossier ``ma_ho_so``, with a fresh ``EventId``."""
+    """The callback body of §4 for one event of dossier ``ma_ho_so``; ``event_id`` a step's derived
+    :attr:`~gateway.workflow.Step.event_id`, or a fresh one."""
     return {
-        "EventId": str(uuid.uuid4()),
+        "EventId": event_id or str(uuid.uuid4()),
         "MaHoSo": ma_ho_so,
         "SuKien": event,
         "TrangThaiHoSo": (None if event == CallbackEvent.SYNC_FAILED or ministry_status is None
@@ -54,24 +57,28 @@ def callback_body(
     }
 
 
-def enqueue_callback(
-    session: Session,
-    dossier: Dossier,
+def callback(
+    ma_ho_so: str,
+    ministry_id: str | None,
     event: str,
     *,
     at: datetime,
     ministry_status: str | None,
     text: str | None,
     decision: dict[str, Any] | None = None,
-    enabled: bool = True,
-) -> str | None:
-    """Enqueue the callback body of §4 in the caller's transaction; returns its EventId (None if disabled).
+    event_id: str | None = None,
+) -> Next:
+    """The outbox message of a callback (:func:`callback_body`), for a step's :class:`~gateway.workflow.Outcome`.
 
     The EventId is fixed here, so every retry of this callback carries the same one.
     """
-    if not enabled:
-        return None
-    body = callback_body(dossier.ma_ho_so, dossier.ministry_id, event, at=at, ministry_status=ministry_status,
-                         text=text, decision=decision)
-    enqueue(session, MessageKind.PROVINCE_CALLBACK, callback_key(dossier.ma_ho_so), {"body": body})
-    return str(body["EventId"])
+    body = callback_body(ma_ho_so, ministry_id, event, at=at, ministry_status=ministry_status, text=text,
+                         decision=decision, event_id=event_id)
+    return Next(MessageKind.PROVINCE_CALLBACK, callback_key(ma_ho_so), {"body": body})
+
+
+def announcement(ma_ho_so: str, ministry_id: str | None, dossier_id: str, at: datetime) -> Next:
+    """The DA_CHUYEN_BO callback: the dossier is in the ministry's pending-reception queue. Sent by the
+    delivery or by the reconciler, whichever learns it first, with the same EventId either way."""
+    return callback(ma_ho_so, ministry_id, CallbackEvent.DELIVERED, at=at, ministry_status=PENDING_RECEPTION,
+                    text=DELIVERED_TEXT, event_id=Step(dossier_id, ANNOUNCE).event_id)

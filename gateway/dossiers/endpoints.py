@@ -6,8 +6,7 @@ import functools
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
@@ -16,11 +15,10 @@ from gateway.dossiers import service
 from gateway.dossiers.receive import receive_submission
 from gateway.dossiers.schemas import DossierDetail, DossierList, DossierReceipt
 from gateway.metrics import INTAKE_REQUESTS
-from gateway.problems import Problem
+from gateway.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -49,11 +47,12 @@ async def _writer(request: Request) -> Principal:
     status_code=202,
     response_model=DossierReceipt,
     responses={200: {"model": DossierReceipt, "description": "the same content again"},
-               **{code: _PROBLEM for code in (400, 401, 403, 408, 409, 413, 415, 422)}},
+               **problem_responses(400, 401, 403, 408, 409, 413, 415, 422, 503, 507)},
     openapi_extra=_SUBMIT_BODY,
     summary="Submit or revise a dossier (JSON with base64 files, or multipart with file parts)",
 )
-async def submit_dossier(request: Request, principal: Annotated[Principal, Depends(_writer)]) -> JSONResponse:
+async def submit_dossier(request: Request, response: Response,
+                         principal: Annotated[Principal, Depends(_writer)]) -> DossierReceipt:
     """Province-api.md §2."""
     settings, db, blobs = get_settings(request), get_database(request), get_blob_store(request)
     try:
@@ -71,14 +70,15 @@ async def submit_dossier(request: Request, principal: Annotated[Principal, Depen
     INTAKE_REQUESTS.labels(result=str(receipt.status_code)).inc()
     if receipt.status_code == 202 and (worker := getattr(request.app.state, "worker", None)) is not None:
         worker.wake()  # deliver now rather than at the next poll
-    return JSONResponse(receipt.body, status_code=receipt.status_code,
-                        headers={"Location": receipt.body["links"]["self"]})
+    response.status_code = receipt.status_code
+    response.headers["Location"] = receipt.receipt.links.self
+    return receipt.receipt
 
 
 @router.get(
     "",
     response_model=DossierList,
-    responses={code: _PROBLEM for code in (401, 403, 422)},
+    responses=problem_responses(401, 403, 422),
     summary="List dossiers; ?overdue=true: past their promised date and not at a final status",
 )
 def list_dossiers(
@@ -87,7 +87,7 @@ def list_dossiers(
     overdue: Annotated[bool, Query(description="only those past NgayHenTra and not final")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # beyond: an overflow (500) in the driver
-) -> dict[str, Any]:
+) -> DossierList:
     """Province-api.md §3, the listing next to it."""
     return service.list_dossiers(db, overdue=overdue, limit=limit, offset=offset)
 
@@ -95,13 +95,13 @@ def list_dossiers(
 @router.get(
     "/{ma_ho_so}",
     response_model=DossierDetail,
-    responses={code: _PROBLEM for code in (401, 403, 404)},
+    responses=problem_responses(401, 403, 404),
     summary="A dossier's latest revision, delivery state, ministry status and history",
 )
 def read_dossier(
     ma_ho_so: str,
     _principal: Annotated[Principal, Depends(require_scope("dossiers:read"))],
     db: Annotated[Database, Depends(get_database)],
-) -> dict[str, Any]:
+) -> DossierDetail:
     """Province-api.md §3."""
     return service.get_dossier(db, ma_ho_so)

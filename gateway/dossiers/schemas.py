@@ -7,16 +7,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Links(BaseModel):
+class _Schema(BaseModel):
+    """Built by field name in code, answered by alias (the contract's spelling)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Links(_Schema):
     """Where to read the dossier."""
 
     self: str
 
 
-class DossierReceipt(BaseModel):
+class DossierReceipt(_Schema):
     """The answer to a submission."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     id: str
     ma_ho_so: str = Field(alias="MaHoSo")
@@ -25,7 +29,7 @@ class DossierReceipt(BaseModel):
     links: Links
 
 
-class MinistryState(BaseModel):
+class MinistryState(_Schema):
     """The dossier as the ministry sees it."""
 
     id: str | None
@@ -33,7 +37,7 @@ class MinistryState(BaseModel):
     national_status: int | None = Field(alias="nationalStatus")
 
 
-class AttachmentInfo(BaseModel):
+class AttachmentInfo(_Schema):
     """One stored file."""
 
     TepDinhKemId: str
@@ -44,7 +48,7 @@ class AttachmentInfo(BaseModel):
     sha256: str
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(_Schema):
     """One event in the dossier's life."""
 
     at: str
@@ -54,7 +58,7 @@ class HistoryEntry(BaseModel):
     note: str | None
 
 
-class Decision(BaseModel):
+class Decision(_Schema):
     """The ministry's decision (DA_PHE_DUYET), as structured fields."""
 
     number: str | None
@@ -77,7 +81,7 @@ class DossierDetail(DossierReceipt):
     history: list[HistoryEntry]
 
 
-class DossierSummary(BaseModel):
+class DossierSummary(_Schema):
     """One line of a dossier listing."""
 
     ma_ho_so: str = Field(alias="MaHoSo")
@@ -88,7 +92,7 @@ class DossierSummary(BaseModel):
     updated_at: str = Field(alias="updatedAt")
 
 
-class DossierList(BaseModel):
+class DossierList(_Schema):
     """A page of dossiers."""
 
     items: list[DossierSummary]

@@ -14,28 +14,25 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import MultipleResultsFound
 from sqlmodel import Session
 
-from gateway.callbacks.events import DELIVERED_TEXT, callback_body
-from gateway.models import Dossier, DossierEvent, MinistryChange
-from gateway.vocabulary import CallbackEvent, DossierEventKind, MessageKind, callback_key
+from gateway.callbacks.events import announcement, callback
+from gateway.dossiers import repository
+from gateway.dossiers.repository import NewEvent
+from gateway.models import MinistryChange
+from gateway.vocabulary import CallbackEvent, DossierEventKind
+from gateway.workflow import Outcome, finish_step
 from mappings.dates import from_iso
 from mappings.statuses import APPROVED, PENDING_RECEPTION
 from mappings.tables import ministry_status, national_status
 from outbox.columns import utcnow
-from outbox.store import enqueue_many
 
 log = structlog.get_logger(__name__)
 
 _EXTRA_FIELDS = ("lyDo", "canBo", "quyetDinh")
-_CHUNK = 500  # ids per IN (…): well under SQLite's bound-parameter limit
-
-# The dossier columns a change may move (written back for every dossier a page touched).
-_MOVED = ("ministry_id", "announced", "ministry_status", "national_status", "ministry_status_at", "is_final",
-          "decision_number", "decision_date", "monthly_amount", "first_month")
-_READ = ("id", "ma_ho_so", "delivered_revision", *_MOVED)
+_CHUNK = 500  # keys per IN (…): well under SQLite's bound-parameter limit
 
 
 def change_key(change: dict[str, Any]) -> str:
@@ -55,8 +52,7 @@ class _Page:
     """What applying a page writes, gathered in order."""
 
     changes: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    callbacks: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)  # events and callbacks, in the order the changes made them
     touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> its row, as moved
 
 
@@ -135,8 +131,8 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
     if not dossier["announced"]:
         # The feed got here before the delivery recorded its answer: announce the arrival in pending
         # reception first, so that the province hears the events in the order they happened.
-        _callback(page, dossier, CallbackEvent.DELIVERED, at=at, ministry_status=PENDING_RECEPTION, text=DELIVERED_TEXT,
-                  enabled=notify)
+        if notify:
+            page.outcome.then.append(announcement(dossier["ma_ho_so"], dossier["ministry_id"], dossier["id"], at))
         dossier["announced"] = True
     if dossier["ministry_status_at"] is None or at >= dossier["ministry_status_at"]:
         dossier["ministry_status"] = status
@@ -148,23 +144,13 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
         _store_decision(dossier, decision)
     page.touched[dossier["id"]] = dossier
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
-        page.events.append({"dossier_id": dossier["id"], "kind": DossierEventKind.MINISTRY_STATUS, "revision": None,
-                            "note": None, "at": at,
-                            "detail": {"status": status, "nationalStatus": national_status(status), **extra}})
+        page.outcome.events.append(NewEvent(dossier["id"], DossierEventKind.MINISTRY_STATUS, at, None,
+                                            {"status": status, "nationalStatus": national_status(status), **extra}))
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)
         text = change.get("lyDo") if isinstance(change.get("lyDo"), str) else (known.name if known else status)
-        _callback(page, dossier, CallbackEvent.STATUS_CHANGED, at=at, ministry_status=status, text=text,
-                  decision=decision, enabled=notify)
-
-
-def _callback(page: _Page, dossier: dict[str, Any], event: str, *, at: datetime, ministry_status: str | None,
-              text: str | None, decision: dict[str, Any] | None = None, enabled: bool) -> None:
-    """What :func:`gateway.callbacks.events.enqueue_callback` enqueues, gathered for one insert."""
-    if not enabled:
-        return
-    body = callback_body(dossier["ma_ho_so"], dossier["ministry_id"], event, at=at, ministry_status=ministry_status,
-                         text=text, decision=decision)
-    page.callbacks.append((MessageKind.PROVINCE_CALLBACK, callback_key(dossier["ma_ho_so"]), {"body": body}))
+        if notify:
+            page.outcome.then.append(callback(dossier["ma_ho_so"], dossier["ministry_id"], CallbackEvent.STATUS_CHANGED,
+                                              at=at, ministry_status=status, text=text, decision=decision))
 
 
 def _store_decision(dossier: dict[str, Any], decision: dict[str, Any]) -> None:
@@ -189,19 +175,8 @@ def _dossiers(session: Session, changes: list[_Change]
               ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
     """The dossiers a page may concern, locked for update, as mutable rows: by ministry id, and by code for
     the changes whose ministry id no dossier has (the only ones a change looks up by code)."""
-    table = Dossier.__table__  # type: ignore[attr-defined]
-    columns = [table.c[name] for name in _READ]
-    rows: dict[str, dict[str, Any]] = {}
-
-    def load(column: Any, values: set[str]) -> None:
-        for chunk in _chunks(values):
-            query = select(*columns).where(column.in_(chunk)).order_by(table.c.id).with_for_update()
-            for found in session.connection().execute(query).mappings():
-                rows.setdefault(found["id"], dict(found))
-
-    load(table.c.ministry_id, {c.ministry_id for c in changes})
-    known_ids = {row["ministry_id"] for row in rows.values()}
-    load(table.c.ma_ho_so, {c.ma_ho_so for c in changes if c.ma_ho_so and c.ministry_id not in known_ids})
+    rows = repository.lock_for_feed(session, {c.ministry_id for c in changes},
+                                    [(c.ministry_id, c.ma_ho_so) for c in changes if c.ma_ho_so])
     by_ministry_id: dict[str, list[dict[str, Any]]] = {}
     for row in rows.values():
         if row["ministry_id"] is not None:
@@ -233,13 +208,5 @@ def _write(session: Session, page: _Page) -> None:
         # A plain insert: _recorded() found none of these keys under the feed's lease, so a conflict means a
         # concurrent writer, and the IntegrityError rolls the page back to be applied again next time.
         session.connection().execute(insert(MinistryChange.__table__), page.changes)  # type: ignore[attr-defined]
-    if page.touched:
-        table = Dossier.__table__  # type: ignore[attr-defined]
-        session.connection().execute(
-            update(table).where(table.c.id == bindparam("d_id"))
-            .values({name: bindparam(f"d_{name}", type_=table.c[name].type) for name in _MOVED}),
-            [{"d_id": row["id"], **{f"d_{name}": row[name] for name in _MOVED}} for row in page.touched.values()],
-        )
-    if page.events:
-        session.connection().execute(insert(DossierEvent.__table__), page.events)  # type: ignore[attr-defined]
-    enqueue_many(session, page.callbacks)
+    repository.write_feed_moves(session, page.touched.values())
+    finish_step(session, page.outcome)

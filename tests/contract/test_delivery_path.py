@@ -62,7 +62,7 @@ def queue(db: Database, blobs: BlobStore, number: int, **overrides: Any) -> str:
     finally:
         submission.discard()
     assert receipt.status_code == 202
-    return str(receipt.body["id"])
+    return receipt.receipt.id
 
 
 def dossier_row(db: Database, dossier_id: str) -> Dossier:

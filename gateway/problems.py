@@ -62,8 +62,22 @@ class ProblemDocument(BaseModel):
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` documenting ``statuses`` as problem+json answers."""
-    return {status: {"model": ProblemDocument, "content": {PROBLEM_JSON: {}},
+    # "model" makes FastAPI list the schema among the components (and under application/json, which
+    # install_problem_handlers takes out again: these answers are only ever problem+json).
+    return {status: {"model": ProblemDocument,
+                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
                      "description": _TITLES.get(status, "Lỗi")} for status in statuses}
+
+
+def _problem_media_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop the application/json twin FastAPI adds next to every documented problem+json answer."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for answer in operation.get("responses", {}).values():
+                content = answer.get("content", {})
+                if PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+    return schema
 
 
 class Problem(Exception):
@@ -135,7 +149,14 @@ def _field_path(loc: Iterable[Any]) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error the app raises (ours, FastAPI's, Starlette's, unexpected) a problem+json."""
+    """Make every error the app raises (ours, FastAPI's, Starlette's, unexpected) a problem+json, and
+    document those answers as problem+json only."""
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return _problem_media_only(describe())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:

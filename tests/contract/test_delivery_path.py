@@ -17,12 +17,14 @@ from sqlalchemy import select
 from adapters.ministry.client import UPLOAD_PATH, MinistryClient
 from adapters.province.samples import numbered_dossier, sample_pdf_bytes
 from gateway.blobs import BlobStore
+from gateway.callbacks.events import ANNOUNCE
 from gateway.db import Database, create_database
-from gateway.delivery.handlers import DeliverDossierHandler
+from gateway.delivery.handlers import CREATE, DeliverDossierHandler
 from gateway.dossiers.receive import Submission
 from gateway.dossiers.service import submit_dossier
 from gateway.models import Attachment, Dossier, DossierRevision, RevisionState
 from gateway.vocabulary import MessageKind
+from gateway.workflow import Step
 from outbox import Dispatcher, DispatcherConfig, OutboxMessage, RetryPolicy, store
 from tests.contract.ministry_support import SandboxHandle, file_digest, write_file
 
@@ -137,3 +139,28 @@ async def test_the_client_sends_a_file_the_caller_opened_and_leaves_it_open(
     assert [(r["path"], r["status"]) for r in sandbox.requests()][-3:] == [
         (UPLOAD_PATH, 401), ("/oauth2/token", 200), (UPLOAD_PATH, 201)
     ]
+
+
+async def test_a_delivery_finishes_its_step_with_the_announcement_keyed_by_the_workflow(
+    db: Database, blobs: BlobStore, ministry: MinistryClient, sandbox: SandboxHandle
+) -> None:
+    """The step pattern: the delivered event and the DA_CHUYEN_BO callback come in the transaction that ends
+    the delivery, the callback's EventId derived from the dossier and the step, the ministry's keys from the
+    revision (so a step run twice has its effect once)."""
+    dossier_id = queue(db, blobs, 21)
+    handler = DeliverDossierHandler(db, blobs, ministry, notify=True)
+    await dispatcher(handler, db).run_until_idle()
+    with db.session() as session:
+        messages = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()  # type: ignore[arg-type]
+        revision = session.execute(select(DossierRevision).where(DossierRevision.dossier_id == dossier_id)  # type: ignore[arg-type]
+                                   ).scalars().one()
+    deliver, announce = messages
+    assert (deliver.kind, deliver.state) == (MessageKind.DELIVER_DOSSIER, "done")
+    assert (announce.kind, announce.state, announce.key) == (
+        MessageKind.PROVINCE_CALLBACK, "pending", f"callback:{dossier_row(db, dossier_id).ma_ho_so}")
+    body = announce.payload["body"]
+    assert body["SuKien"] == "DA_CHUYEN_BO"
+    assert body["EventId"] == Step(dossier_id, ANNOUNCE).event_id
+    assert dossier_row(db, dossier_id).announced
+    [create] = sandbox.requests(CREATE_PATH, "POST")
+    assert create["idempotency_key"] == Step(revision.id, CREATE).key == f"hs-{revision.id}"

@@ -9,9 +9,11 @@ import pytest
 import structlog
 from sqlalchemy import select
 
+from gateway.callbacks.events import ANNOUNCE
 from gateway.db import Database, create_database
 from gateway.models import Dossier, DossierEvent
 from gateway.reconcile.apply import apply_change
+from gateway.workflow import Step
 from outbox.columns import utcnow
 from outbox.models import OutboxMessage
 
@@ -81,3 +83,20 @@ def test_a_change_for_an_unknown_dossier_is_kept_and_skipped(db: Database) -> No
         other = {**change("DA_TIEP_NHAN", "2024-01-16T09:00:00+07:00"), "id": "HS-9", "maHoSoTinh": "X-240101-0001"}
         assert apply_change(session, other, notify=True) == "unknown_dossier"
     assert callbacks(db) == []
+
+
+def test_the_feed_first_announces_with_the_same_event_id_the_delivery_would_have_used(db: Database) -> None:
+    """The reconciler finishing the announce step for a dossier whose delivery answer is not recorded yet:
+    the DA_CHUYEN_BO's EventId is the step's, derived from the dossier, as the delivery's would be."""
+    with db.session(write=True) as session:
+        session.add(Dossier(id="d2", ma_ho_so="000.00.12.H56-240115-0002", procedure_code="1.001776",
+                            current_revision=1, delivery_state="delivering", client_name="province",
+                            created_at=utcnow(), updated_at=utcnow()))
+    with db.session(write=True) as session:
+        feed = {"id": "HS-2", "maHoSoTinh": "000.00.12.H56-240115-0002", "trangThai": "DA_TIEP_NHAN",
+                "thoiDiem": "2024-01-16T09:00:00+07:00"}
+        assert apply_change(session, feed, notify=True) == "applied"
+    announce, status = callbacks(db)
+    assert (announce["SuKien"], announce["MaHoSoBo"]) == ("DA_CHUYEN_BO", "HS-2")
+    assert announce["EventId"] == Step("d2", ANNOUNCE).event_id
+    assert status["SuKien"] == "CAP_NHAT_TRANG_THAI" and status["EventId"] != announce["EventId"]

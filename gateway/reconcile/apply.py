@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -32,6 +33,17 @@ from outbox.columns import utcnow
 log = structlog.get_logger(__name__)
 
 _EXTRA_FIELDS = ("lyDo", "canBo", "quyetDinh")
+
+
+class ChangeOutcome(StrEnum):
+    """What became of one change of the feed."""
+
+    APPLIED = "applied"  # recorded, and its dossier moved on
+    DUPLICATE = "duplicate"  # recorded before: the feed repeated it
+    UNKNOWN_DOSSIER = "unknown_dossier"  # recorded, but no dossier of ours has it
+    MALFORMED = "malformed"  # not a change the contract describes: logged, skipped
+
+
 _CHUNK = 500  # keys per IN (…): well under SQLite's bound-parameter limit
 
 
@@ -41,7 +53,7 @@ def change_key(change: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def apply_change(session: Session, change: dict[str, Any], *, notify: bool) -> str:
+def apply_change(session: Session, change: dict[str, Any], *, notify: bool) -> ChangeOutcome:
     """Record ``change`` and move its dossier on; returns ``applied``, ``duplicate``, ``unknown_dossier``
     or ``malformed``. A change for a dossier the gateway does not know is recorded and skipped."""
     return apply_changes(session, [change], notify=notify)[0]
@@ -56,25 +68,25 @@ class _Page:
     touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> its row, as moved
 
 
-def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify: bool) -> list[str]:
+def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify: bool) -> list[ChangeOutcome]:
     """Apply ``changes`` in order, as :func:`apply_change` one after the other would; their outcomes."""
     parsed = [_parse(change) for change in changes]
     valid = [p for p in parsed if p is not None]
     if not valid:
-        return ["malformed"] * len(changes)
+        return [ChangeOutcome.MALFORMED] * len(changes)
     by_ministry_id, by_code = _dossiers(session, valid)
     known_keys = _recorded(session, [p.key for p in valid])
     page = _Page()
-    outcomes: list[str] = []
+    outcomes: list[ChangeOutcome] = []
     for item in parsed:
         if item is None:
-            outcomes.append("malformed")
+            outcomes.append(ChangeOutcome.MALFORMED)
             continue
         dossier = _find(by_ministry_id, item.ministry_id)
         if dossier is None and item.ma_ho_so:
             dossier = by_code.get(item.ma_ho_so)
         if item.key in known_keys:
-            outcomes.append("duplicate")
+            outcomes.append(ChangeOutcome.DUPLICATE)
             continue
         known_keys.add(item.key)
         page.changes.append({
@@ -85,13 +97,13 @@ def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify
         if dossier is None:
             log.warning("ministry_change_unknown_dossier", ministry_id=item.ministry_id, ma_ho_so=item.ma_ho_so,
                         status=item.status)
-            outcomes.append("unknown_dossier")
+            outcomes.append(ChangeOutcome.UNKNOWN_DOSSIER)
             continue
         if dossier["ministry_id"] is None:
             dossier["ministry_id"] = item.ministry_id  # the feed knew before our delivery's answer did (an answer lost)
             by_ministry_id.setdefault(item.ministry_id, []).append(dossier)
         _move(page, dossier, item, notify)
-        outcomes.append("applied")
+        outcomes.append(ChangeOutcome.APPLIED)
     _write(session, page)
     return outcomes
 
@@ -143,14 +155,17 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
     if status == APPROVED and decision:
         _store_decision(dossier, decision)
     page.touched[dossier["id"]] = dossier
+    log.info("dossier_status_changed", ma_ho_so=dossier["ma_ho_so"], status=status,
+             national_status=national_status(status), at=item.at.isoformat())
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
         page.outcome.events.append(NewEvent(dossier["id"], DossierEventKind.MINISTRY_STATUS, at, None,
                                             {"status": status, "nationalStatus": national_status(status), **extra}))
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)
         text = change.get("lyDo") if isinstance(change.get("lyDo"), str) else (known.name if known else status)
         if notify:
-            page.outcome.then.append(callback(dossier["ma_ho_so"], dossier["ministry_id"], CallbackEvent.STATUS_CHANGED,
-                                              at=at, ministry_status=status, text=text, decision=decision))
+            page.outcome.then.append(callback(dossier["ma_ho_so"], dossier["ministry_id"],
+                                              CallbackEvent.STATUS_CHANGED, at=at, ministry_status=status, text=text,
+                                              decision=decision))
 
 
 def _store_decision(dossier: dict[str, Any], decision: dict[str, Any]) -> None:

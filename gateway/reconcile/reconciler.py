@@ -22,7 +22,7 @@ from adapters.ministry.errors import MinistryError
 from adapters.ministry.models import ChangePage
 from gateway.db import Database
 from gateway.models import SyncCursor
-from gateway.reconcile.apply import apply_changes
+from gateway.reconcile.apply import ChangeOutcome, apply_changes
 from outbox.columns import utcnow
 from outbox.dispatcher import default_owner
 
@@ -147,10 +147,11 @@ class Reconciler:
             row.lease_expires_at = now + timedelta(seconds=self.lease_s)
             row.updated_at = now
             session.add(row)
-        applied = outcomes.count("applied")
+        applied = outcomes.count(ChangeOutcome.APPLIED)
         if page.changes:
             log.info("reconcile_page", changes=len(page.changes), applied=applied,
-                     duplicates=outcomes.count("duplicate"), unknown=outcomes.count("unknown_dossier"))
+                     duplicates=outcomes.count(ChangeOutcome.DUPLICATE),
+                     unknown=outcomes.count(ChangeOutcome.UNKNOWN_DOSSIER))
         return applied
 
     def _release(self) -> None:

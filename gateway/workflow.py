@@ -14,7 +14,6 @@ revision, the notice) and the step name, so a step run twice has its effect once
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +66,8 @@ class Outcome:
     then: list[Next] = field(default_factory=list)
 
 
-def finish_step(session: Session, outcomes: Outcome | Sequence[Outcome]) -> None:
-    """Record ``outcomes`` in the caller's transaction (the one that marks the step's message done):
-    their events in one insert, then their next messages in order."""
-    items = [outcomes] if isinstance(outcomes, Outcome) else list(outcomes)
-    repository.add_events(session, [event for outcome in items for event in outcome.events])
-    enqueue_many(session, [(n.kind, n.key, n.payload) for outcome in items for n in outcome.then])
+def finish_step(session: Session, outcome: Outcome) -> None:
+    """Record ``outcome`` in the caller's transaction (the one that marks the step's message done): its
+    events in one insert, then its next messages in order."""
+    repository.add_events(session, outcome.events)
+    enqueue_many(session, [(n.kind, n.key, n.payload) for n in outcome.then])

@@ -30,33 +30,6 @@ def decision_for_province(decision: dict[str, Any] | None) -> dict[str, Any] | N
     }
 
 
-def callback_body(
-    ma_ho_so: str,
-    ministry_id: str | None,
-    event: str,
-    *,
-    at: datetime,
-    ministry_status: str | None,
-    text: str | None,
-    decision: dict[str, Any] | None = None,
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    """The callback body of §4 for one event of dossier ``ma_ho_so``; ``event_id`` a step's derived
-    :attr:`~gateway.workflow.Step.event_id`, or a fresh one."""
-    return {
-        "EventId": event_id or str(uuid.uuid4()),
-        "MaHoSo": ma_ho_so,
-        "SuKien": event,
-        "TrangThaiHoSo": (None if event == CallbackEvent.SYNC_FAILED or ministry_status is None
-                          else national_status(ministry_status)),
-        "TrangThaiBo": ministry_status,
-        "MaHoSoBo": ministry_id,
-        "ThoiDiem": format_timestamp(at),
-        "NoiDung": text,
-        "QuyetDinh": decision_for_province(decision),
-    }
-
-
 def callback(
     ma_ho_so: str,
     ministry_id: str | None,
@@ -68,12 +41,21 @@ def callback(
     decision: dict[str, Any] | None = None,
     event_id: str | None = None,
 ) -> Next:
-    """The outbox message of a callback (:func:`callback_body`), for a step's :class:`~gateway.workflow.Outcome`.
-
-    The EventId is fixed here, so every retry of this callback carries the same one.
-    """
-    body = callback_body(ma_ho_so, ministry_id, event, at=at, ministry_status=ministry_status, text=text,
-                         decision=decision, event_id=event_id)
+    """The outbox message carrying the §4 callback of one event of dossier ``ma_ho_so``, for a step's
+    :class:`~gateway.workflow.Outcome`. ``event_id``: a step's derived :attr:`~gateway.workflow.Step.event_id`,
+    else a fresh one; fixed here either way, so every retry of this callback carries the same one."""
+    body = {
+        "EventId": event_id or str(uuid.uuid4()),
+        "MaHoSo": ma_ho_so,
+        "SuKien": event,
+        "TrangThaiHoSo": (None if event == CallbackEvent.SYNC_FAILED or ministry_status is None
+                          else national_status(ministry_status)),
+        "TrangThaiBo": ministry_status,
+        "MaHoSoBo": ministry_id,
+        "ThoiDiem": format_timestamp(at),
+        "NoiDung": text,
+        "QuyetDinh": decision_for_province(decision),
+    }
     return Next(MessageKind.PROVINCE_CALLBACK, callback_key(ma_ho_so), {"body": body})
 
 

@@ -151,6 +151,8 @@ class Reconciler:
         if page.changes:
             log.info("reconcile_page", changes=len(page.changes), applied=applied,
                      duplicates=outcomes.count("duplicate"), unknown=outcomes.count("unknown_dossier"))
+        else:  # the idle poll, every interval: not worth a line at INFO
+            log.debug("reconcile_page_empty", more=page.more)
         return applied
 
     def _release(self) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import respx
+import structlog
 
 from adapters.province.callbacks import ProvinceCallbackClient
 from adapters.province.errors import ProvinceRejected, ProvinceUnavailable
@@ -86,3 +87,13 @@ async def test_the_handler_stores_what_it_stored_before_the_move(
             await ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET)).handle(_message())
     error = caught.value
     assert (str(error), error.detail, error.retry_after, error.trips_breaker) == (message, detail, retry_after, trips)
+
+
+@respx.mock
+async def test_a_sent_callback_logs_one_line_with_its_dossier_event_and_id() -> None:
+    respx.post(URL).mock(return_value=httpx.Response(204))
+    async with httpx.AsyncClient() as http:
+        with structlog.testing.capture_logs() as logs:
+            await ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET)).handle(_message())
+    assert logs == [{"event": "province_callback_sent", "log_level": "info", "MaHoSo": BODY["MaHoSo"],
+                     "SuKien": "DA_CHUYEN_BO", "EventId": "ev-1", "message_id": 7}]

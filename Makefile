@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	@# Medium+ severity. B610 is Django's QuerySet.extra(); this project has no Django, and anyio's
-	@# stream.extra(SocketAttribute…) in gateway/dossiers/fetch.py is a false positive of that name check.
+	@# stream.extra(SocketAttribute…) in adapters/province/fetch.py is a false positive of that name check.
 	$(VENV)/bin/bandit -q -r gateway adapters mappings outbox -ll -s B610
 
 test: lint

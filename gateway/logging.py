@@ -35,6 +35,17 @@ _DATE = re.compile(
 )
 
 
+CHATTY_LOGGERS = (
+    "httpx", "httpcore", "aiohttp", "aiohttp.access", "aiohttp.client", "hpack",
+    # One ``ministry_call`` line per exchange (each change-feed poll, token, upload, create): at INFO
+    # the delivery and reconcile lines say what happened; failed calls are WARNING and still shown.
+    "adapters.ministry.client",
+    # uvicorn's request lines (``gateway serve`` has its own ``http_request`` line; the sandboxes none).
+    "uvicorn.access",
+)
+"""Loggers that speak per HTTP exchange: WARNING unless the level is DEBUG."""
+
+
 def mask_text(value: str) -> str:
     """Mask ID numbers, phone numbers and dates inside free text."""
     value = _DIGITS.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], value)
@@ -105,3 +116,9 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Alembic narrates every migration-state check (readiness probes make one per call).
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Quiet by default: at INFO an operator sees one line per thing that happened (dossier received,
+    # delivered, status changed, callback sent, failure, admin action), not one per HTTP exchange.
+    # Below INFO (DEBUG) every exchange shows again.
+    chatty = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)

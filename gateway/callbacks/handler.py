@@ -1,17 +1,31 @@
-"""The outbox handler that POSTs a callback to the province, signed, retried until a 2xx."""
+"""The outbox handler of province callbacks: the adapter POSTs, this decides retry (always, until a 2xx)."""
 
 from __future__ import annotations
 
-import json
-import time
+from typing import Any
 
-import httpx
+import structlog
 from sqlmodel import Session
 
-from adapters.ministry.errors import parse_retry_after
-from adapters.province.signing import sign
+from adapters.province.callbacks import ProvinceCallbackClient
+from adapters.province.errors import ProvinceError
 from gateway.vocabulary import MessageKind, Peer
 from outbox import DeliveryError, Finish, Message, TransientError
+
+log = structlog.get_logger(__name__)
+
+
+def province_detail(error: ProvinceError) -> dict[str, Any]:
+    """What is stored with the message: the kind of failure when no answer came, else status and body excerpt."""
+    if error.status is None:
+        return {"error": error.reason}
+    return {"status": error.status, "body": error.body}
+
+
+def translate(error: ProvinceError) -> TransientError:
+    """Every callback failure is retried, honouring Retry-After; only a 5xx or no answer counts against the circuit."""
+    return TransientError(str(error), retry_after=error.retry_after, trips_breaker=error.trips_breaker,
+                          detail=province_detail(error))
 
 
 class ProvinceCallbackHandler:
@@ -20,36 +34,19 @@ class ProvinceCallbackHandler:
     kind: str = MessageKind.PROVINCE_CALLBACK
     target: str = Peer.PROVINCE
 
-    def __init__(self, http: httpx.AsyncClient, url: str, secret: str) -> None:
-        self.http = http
-        self.url = url
-        self.secret = secret
+    def __init__(self, client: ProvinceCallbackClient) -> None:
+        self.client = client
 
     async def handle(self, message: Message) -> Finish | None:
         """POST it; any 2xx accepts, anything else (or no answer) is retried."""
-        body = json.dumps(message.payload["body"], ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "X-Gateway-Event-Id": str(message.payload["body"]["EventId"]),
-            "X-Gateway-Signature": sign(self.secret, body, int(time.time())),
-        }
+        body = message.payload["body"]
         try:
-            response = await self.http.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"province callback timed out: {exc.__class__.__name__}",
-                                 detail={"error": "timeout"}) from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"province unreachable: {exc.__class__.__name__}",
-                                 detail={"error": "connection"}) from exc
-        if response.is_success:
-            return None
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise TransientError(
-            f"province answered HTTP {response.status_code}",
-            retry_after=retry_after,
-            trips_breaker=response.status_code >= 500,
-            detail={"status": response.status_code, "body": response.text[:300]},
-        )
+            await self.client.send(body)
+        except ProvinceError as exc:
+            raise translate(exc) from exc
+        log.info("province_callback_sent", MaHoSo=body.get("MaHoSo"), SuKien=body.get("SuKien"),
+                 EventId=body.get("EventId"), message_id=message.id)
+        return None
 
     def on_retry(self, session: Session, message: Message, error: DeliveryError) -> None:
         """Nothing to record on the dossier: the outbox row keeps the last error."""

@@ -16,6 +16,7 @@ import structlog
 
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.transport import make_transport
+from adapters.province.callbacks import ProvinceCallbackClient
 from gateway.admin.service import purge
 from gateway.blobs import BlobStore
 from gateway.callbacks.handler import ProvinceCallbackHandler
@@ -67,8 +68,9 @@ class Worker:
             SupplementDossierHandler(db, blobs, self.client, notify=notify),
         ]
         if notify and settings.province_callback_url and settings.province_callback_secret:
-            handlers.append(ProvinceCallbackHandler(self.callback_http, settings.province_callback_url,
-                                                    settings.province_callback_secret.get_secret_value()))
+            handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
+                self.callback_http, settings.province_callback_url,
+                settings.province_callback_secret.get_secret_value())))
         def breaker() -> CircuitBreaker:
             return CircuitBreaker(threshold=settings.breaker_threshold, cool_down_s=settings.breaker_cool_down_s,
                                   max_cool_down_s=max(settings.breaker_max_cool_down_s, settings.breaker_cool_down_s))

@@ -20,8 +20,8 @@ import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from adapters.province.fetch import URL_FIELD, AttachmentTooLargeError, UrlPolicy, fetch_url_attachments
 from gateway.blobs import BlobStore, BlobTooLargeError, StagedBlob, is_storage_full
-from gateway.dossiers.fetch import URL_FIELD, fetch_url_attachments
 from gateway.dossiers.filecheck import check_file
 from gateway.problems import Problem
 from gateway.settings import Settings
@@ -70,7 +70,7 @@ async def receive_submission(request: Request, settings: Settings, blobs: BlobSt
             if _has_url_attachments(submission.raw):
                 await anyio.to_thread.run_sync(stage)
                 stage = None
-                await fetch_url_attachments(submission.raw, submission.files, submission.errors, settings, blobs)
+                await _fetch_url_attachments(submission, settings, blobs)
         else:
             raise Problem(415, "unsupported_media_type",
                           "Chỉ nhận application/json hoặc multipart/form-data.")
@@ -85,6 +85,17 @@ async def receive_submission(request: Request, settings: Settings, blobs: BlobSt
         submission.discard()
         raise
     return submission
+
+
+async def _fetch_url_attachments(submission: Submission, settings: Settings, blobs: BlobStore) -> None:
+    """The province adapter fetches the files given by URL; a file over a cap is the 413 of an upload."""
+    policy = UrlPolicy.from_lists(settings.attachment_url_allowlist, settings.attachment_url_allow_private)
+    try:
+        await fetch_url_attachments(submission.raw, submission.files, submission.errors, policy=policy,
+                                    stage=blobs.stage, max_file_bytes=settings.max_file_bytes,
+                                    max_total_bytes=settings.max_total_bytes)
+    except AttachmentTooLargeError as exc:
+        raise Problem(413, "file_too_large", exc.error.message, errors=[exc.error]) from exc
 
 
 def storage_full() -> Problem:
@@ -165,7 +176,7 @@ def _stage_base64_files(submission: Submission, settings: Settings, blobs: BlobS
         file_id, content, url = item.get("TepDinhKemId"), item.get("NoiDungBase64"), item.get("DuongDanTaiTepTin")
         where = f"TaiLieuNop[{index}]"
         if url is not None and content is None:
-            continue  # fetched afterwards by gateway.dossiers.fetch
+            continue  # fetched afterwards by adapters.province.fetch
         if content is None or not isinstance(file_id, str) or file_id in submission.files:
             continue  # the validator reports missing contents, bad or repeated ids
         if not isinstance(content, str):

@@ -152,6 +152,8 @@ class Reconciler:
             log.info("reconcile_page", changes=len(page.changes), applied=applied,
                      duplicates=outcomes.count(ChangeOutcome.DUPLICATE),
                      unknown=outcomes.count(ChangeOutcome.UNKNOWN_DOSSIER))
+        else:  # the idle poll, every interval: not worth a line at INFO
+            log.debug("reconcile_page_empty", more=page.more)
         return applied
 
     def _release(self) -> None:

@@ -19,10 +19,10 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from adapters.province import fetch
 from adapters.province.samples import sample_dossier, sample_pdf_bytes
 from gateway.app import create_app
 from gateway.db import Database, create_database
-from gateway.dossiers import fetch
 from gateway.models import Attachment, Dossier, DossierRevision
 from gateway.settings import Settings
 from outbox.models import OutboxMessage

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from adapters.province.callbacks import ProvinceCallbackClient
 from adapters.province.signing import SignatureError, verify
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from outbox import Message, TransientError
@@ -30,7 +31,7 @@ def _message(attempts: int = 1) -> Message:
 async def test_the_callback_is_signed_and_carries_its_event_id() -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(204))
     async with httpx.AsyncClient() as http:
-        assert await ProvinceCallbackHandler(http, URL, SECRET).handle(_message()) is None
+        assert await ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET)).handle(_message()) is None
     request = route.calls.last.request
     assert json.loads(request.content) == BODY
     assert request.headers["X-Gateway-Event-Id"] == BODY["EventId"]
@@ -43,7 +44,7 @@ async def test_the_callback_is_signed_and_carries_its_event_id() -> None:
 async def test_a_retry_keeps_the_event_id_and_is_signed_afresh() -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(200))
     async with httpx.AsyncClient() as http:
-        handler = ProvinceCallbackHandler(http, URL, SECRET)
+        handler = ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET))
         await handler.handle(_message(1))
         await handler.handle(_message(2))
     first, second = (call.request for call in route.calls)
@@ -58,7 +59,7 @@ async def test_anything_but_2xx_is_retried(status: int, retry_after: str | None)
     respx.post(URL).mock(return_value=httpx.Response(status, headers=headers))
     async with httpx.AsyncClient() as http:
         with pytest.raises(TransientError) as caught:
-            await ProvinceCallbackHandler(http, URL, SECRET).handle(_message())
+            await ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET)).handle(_message())
     assert caught.value.retry_after == (float(retry_after) if retry_after else None)
 
 
@@ -67,4 +68,4 @@ async def test_no_answer_is_retried() -> None:
     respx.post(URL).mock(side_effect=httpx.ConnectError("refused"))
     async with httpx.AsyncClient() as http:
         with pytest.raises(TransientError):
-            await ProvinceCallbackHandler(http, URL, SECRET).handle(_message())
+            await ProvinceCallbackHandler(ProvinceCallbackClient(http, URL, SECRET)).handle(_message())

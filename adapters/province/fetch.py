@@ -2,10 +2,10 @@
 
 The gateway fetches each URL itself, streaming the body into the blob store's staging area under
 the same per-file and total caps as uploaded files (the type is judged by the bytes afterwards, as
-for every file). Only ``http``/``https`` URLs whose host is in ``GATEWAY_ATTACHMENT_URL_ALLOWLIST``
-are fetched; redirects are followed by hand (at most :data:`MAX_REDIRECTS`), each target checked
-again. Transient failures (timeouts, connection errors, 5xx, 429 with ``Retry-After``) are retried
-a few times with tenacity.
+for every file). Only ``http``/``https`` URLs whose host is in the allowlist
+(``GATEWAY_ATTACHMENT_URL_ALLOWLIST``) are fetched; redirects are followed by hand (at most
+:data:`MAX_REDIRECTS`), each target checked again. Transient failures (timeouts, connection
+errors, 5xx, 429 with ``Retry-After``) are retried a few times with tenacity.
 
 **SSRF and DNS rebinding.** Checking a host name's addresses and then letting the HTTP client
 resolve the name again to connect leaves a window in which a hostile DNS server answers with a
@@ -23,6 +23,10 @@ environment are disabled (``trust_env=False``): through a proxy the check would 
 A host may resolve to a private address only when it is listed, exactly (no wildcard), both in
 the allowlist and in ``GATEWAY_ATTACHMENT_URL_ALLOW_PRIVATE`` (a province file server on the LAN).
 Cloud metadata addresses (:data:`METADATA_ADDRESSES`) are refused even then.
+
+This module knows nothing of the gateway: the caller passes the policy, the size caps and where to
+stage the bytes (anything with a ``stage(limit)`` returning a :class:`StagedFile`), gets field
+errors appended to its list, and turns :class:`AttachmentTooLargeError` into its own 413 answer.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ import email.utils
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import anyio.abc
@@ -43,9 +47,6 @@ import structlog
 from httpcore._backends.anyio import AnyIOStream
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from gateway.blobs import BlobStore, BlobTooLargeError, StagedBlob
-from gateway.problems import Problem
-from gateway.settings import Settings
 from mappings.errors import FieldError
 from mappings.tables import error_message
 
@@ -67,6 +68,23 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+class StagedFile(Protocol):
+    """Where one fetched file's bytes go (the gateway's staged blob): measured, appended, dropped."""
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+
+    def write(self, chunk: bytes) -> None:
+        """Append bytes (called from a worker thread)."""
+
+    def discard(self) -> None:
+        """Drop what was written (the fetch failed)."""
+
+
+F = TypeVar("F", bound=StagedFile)
+
+
 class FetchError(Exception):
     """A URL attachment that could not be fetched: a stable ``code`` and the HTTP status to answer."""
 
@@ -75,6 +93,14 @@ class FetchError(Exception):
         self.code = code
         self.status = status
         self.params = params
+
+
+class AttachmentTooLargeError(Exception):
+    """A fetched file over the per-file or total cap: the whole submission is refused (413), not just the field."""
+
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class AddressRefusedError(Exception):
@@ -101,7 +127,7 @@ def normalize_host(host: str) -> str:
 
 
 def parse_host_list(spec: str) -> tuple[str, ...]:
-    """A comma-separated host list from the settings, normalized; empty entries dropped."""
+    """A comma-separated host list (as in the settings), normalized; empty entries dropped."""
     return tuple(h for h in (normalize_host(part) for part in spec.split(",")) if h)
 
 
@@ -127,10 +153,10 @@ class UrlPolicy:
     allow_private: frozenset[str]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> UrlPolicy:
-        """The policy of ``GATEWAY_ATTACHMENT_URL_ALLOWLIST`` and ``GATEWAY_ATTACHMENT_URL_ALLOW_PRIVATE``."""
-        return cls(parse_host_list(settings.attachment_url_allowlist),
-                   frozenset(parse_host_list(settings.attachment_url_allow_private)))
+    def from_lists(cls, allowlist: str, allow_private: str) -> UrlPolicy:
+        """The policy of two comma-separated host lists (``GATEWAY_ATTACHMENT_URL_ALLOWLIST`` and
+        ``GATEWAY_ATTACHMENT_URL_ALLOW_PRIVATE``)."""
+        return cls(parse_host_list(allowlist), frozenset(parse_host_list(allow_private)))
 
     def host_allowed(self, host: str) -> bool:
         """True when ``host`` matches an allowlist entry: exactly, or ``*.suffix`` for a subdomain of suffix."""
@@ -266,16 +292,15 @@ def _wait(state: RetryCallState) -> float:
 _TRANSIENT = (_RetryableStatusError, httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-class _Fetcher:
+class _Fetcher(Generic[F]):
     """Fetches the URL attachments of one submission with one guarded client."""
 
-    def __init__(self, client: httpx.AsyncClient, policy: UrlPolicy, blobs: BlobStore, file_limit: int) -> None:
+    def __init__(self, client: httpx.AsyncClient, policy: UrlPolicy, stage: Callable[[int], F]) -> None:
         self.client = client
         self.policy = policy
-        self.blobs = blobs
-        self.file_limit = file_limit
+        self.stage = stage
 
-    async def fetch(self, url: httpx.URL, limit: int) -> StagedBlob:
+    async def fetch(self, url: httpx.URL, limit: int) -> F:
         """The staged (unfinished) file at ``url``; raises :class:`FetchError`, leaving nothing staged."""
         self.policy.check_url(url)
         retrying = AsyncRetrying(stop=stop_after_attempt(ATTEMPTS), wait=_wait,
@@ -296,7 +321,7 @@ class _Fetcher:
             raise FetchError("attachment_url_http_error", host=host, http_status="?") from exc
         raise AssertionError("unreachable")  # pragma: no cover (reraise=True always raises or returns)
 
-    async def _attempt(self, url: httpx.URL, limit: int) -> StagedBlob:
+    async def _attempt(self, url: httpx.URL, limit: int) -> F:
         for hop in range(MAX_REDIRECTS + 1):
             self.policy.check_url(url)
             request = self.client.build_request("GET", url)
@@ -321,17 +346,16 @@ class _Fetcher:
                 await response.aclose()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _stream(self, response: httpx.Response, limit: int) -> StagedBlob:
+    async def _stream(self, response: httpx.Response, limit: int) -> F:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchError("attachment_too_large", 413, host=_host_of(response.url), limit=limit)
-        blob = self.blobs.stage(limit)
+        blob = self.stage(limit)
         try:
             async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                if blob.size + len(chunk) > limit:  # checked here, before the staged file's own cap
+                    raise FetchError("attachment_too_large", 413, host=_host_of(response.url), limit=limit)
                 await anyio.to_thread.run_sync(blob.write, chunk)
-        except BlobTooLargeError as exc:
-            blob.discard()
-            raise FetchError("attachment_too_large", 413, host=_host_of(response.url), limit=limit) from exc
         except BaseException:
             blob.discard()
             raise
@@ -339,14 +363,17 @@ class _Fetcher:
 
 
 async def fetch_url_attachments(
-    raw: Any, files: dict[str, StagedBlob], errors: list[FieldError], settings: Settings, blobs: BlobStore
+    raw: Any, files: MutableMapping[str, F], errors: list[FieldError], *, policy: UrlPolicy,
+    stage: Callable[[int], F], max_file_bytes: int, max_total_bytes: int,
 ) -> None:
     """Fetch every ``TaiLieuNop[i].DuongDanTaiTepTin`` given without ``NoiDungBase64`` into ``files``.
 
-    Failures are appended to ``errors`` as field errors on ``TaiLieuNop[i].DuongDanTaiTepTin``
-    (the caller answers 422 and discards every staged file); a file over the per-file or total cap
-    raises a 413 :class:`Problem` at once. Items with a missing or repeated ``TepDinhKemId`` are left
-    to the validator.
+    Each file is written into ``stage(limit)``, ``limit`` the smaller of ``max_file_bytes`` and what
+    ``max_total_bytes`` leaves after the files already in ``files``. Failures are appended to
+    ``errors`` as field errors on ``TaiLieuNop[i].DuongDanTaiTepTin`` (the caller answers 422 and
+    discards every staged file); a file over the per-file or total cap raises
+    :class:`AttachmentTooLargeError` at once. Items with a missing or repeated ``TepDinhKemId`` are
+    left to the validator.
     """
     items = raw.get("TaiLieuNop") if isinstance(raw, dict) else None
     if not isinstance(items, list):
@@ -359,11 +386,10 @@ async def fetch_url_attachments(
     ]
     if not wanted:
         return
-    policy = UrlPolicy.from_settings(settings)
     timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     async with httpx.AsyncClient(transport=GuardedTransport(policy), timeout=timeout, trust_env=False,
                                  headers={"User-Agent": "tro-giup-xa-hoi-gateway/attachment-fetch"}) as client:
-        fetcher = _Fetcher(client, policy, blobs, settings.max_file_bytes)
+        fetcher = _Fetcher(client, policy, stage)
         for index, file_id, value in wanted:
             field = f"TaiLieuNop[{index}].{URL_FIELD}"
             if file_id in files:
@@ -371,15 +397,15 @@ async def fetch_url_attachments(
             try:
                 url = _parse_url(value)
                 used = sum(blob.size for blob in files.values())
-                limit = min(settings.max_file_bytes, settings.max_total_bytes - used)
+                limit = min(max_file_bytes, max_total_bytes - used)
                 if limit <= 0:
-                    raise FetchError("attachment_too_large", 413, host=_host_of(url), limit=settings.max_total_bytes)
+                    raise FetchError("attachment_too_large", 413, host=_host_of(url), limit=max_total_bytes)
                 files[file_id] = await fetcher.fetch(url, limit)
             except FetchError as exc:
                 log.info("attachment_url_refused", field=field, code=exc.code, host=exc.params.get("host"))
                 error = FieldError(field, exc.code, error_message(exc.code, **exc.params))
                 if exc.status == 413:
-                    raise Problem(413, "file_too_large", error.message, errors=[error]) from exc
+                    raise AttachmentTooLargeError(error) from exc
                 errors.append(error)
 
 

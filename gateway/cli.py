@@ -22,9 +22,14 @@ from gateway.db import Database, create_database, make_engine
 from gateway.logging import configure_logging
 from gateway.migrate import NotMigratedError, current_revision, ensure_migrated, head_revision, upgrade
 from gateway.settings import Settings, get_settings
+from gateway.vocabulary import MESSAGE_STATES
+from outbox.models import MessageState
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from gateway.admin.filters import MessageFilter
+    from gateway.admin.schemas import MessageSummary
 
 app = typer.Typer(help="Social-assistance dossier gateway.", no_args_is_help=True, add_completion=False)
 sandbox_app = typer.Typer(help="Run a peer system's simulator.", no_args_is_help=True)
@@ -196,50 +201,46 @@ def _database() -> Iterator[Database]:
         raise typer.Exit(4) from exc
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
-    from gateway.admin.timespec import local_zone, parse_moment
-
-    if value is None or not value.strip():
-        return None
-    try:
-        return parse_moment(value, naive=local_zone())
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
+_OPTIONS = {"state": "--state", "kind": "--kind", "ma_ho_so": "--ma-ho-so", "since": "--since",
+            "until": "--until", "error": "--error"}
+_FILTER_FAULTS = {"invalid_state": f"one of {', '.join(MESSAGE_STATES)}",
+                  "invalid_time": "not a date, time or duration (expected e.g. 2026-01-31, 2026-01-31T08:00+07:00, "
+                                  "2h or 7d)"}
 
 
 def _filter(state: str | None, kind: str | None, since: str | None, until: str | None, ma_ho_so: str | None,
-            error: str | None) -> Any:
-    from gateway.admin.service import MessageFilter
-    from outbox.models import MessageState
+            error: str | None) -> MessageFilter:
+    """:meth:`MessageFilter.parse` (dates and times without an offset in this machine's zone), a bad value a
+    bad option (exit 2)."""
+    from gateway.admin.filters import FilterError, MessageFilter
+    from gateway.admin.timespec import local_zone
 
-    if state is not None and state not in {s.value for s in MessageState}:
-        raise typer.BadParameter(f"one of {', '.join(s.value for s in MessageState)}", param_hint="--state")
-    return MessageFilter(state=state, kind=kind or None, key=ma_ho_so or None, since=_moment(since, "--since"),
-                         until=_moment(until, "--until"), error=error or None)
+    try:
+        return MessageFilter.parse(state=state, kind=kind, ma_ho_so=ma_ho_so, since=since, until=until,
+                                   error=error, naive=local_zone())
+    except FilterError as exc:
+        raise typer.BadParameter("; ".join(f"{_OPTIONS[e.field]}: {_FILTER_FAULTS.get(e.code, e.message)}"
+                                           for e in exc.errors)) from exc
 
 
-def _when(value: str | None) -> str:
-    """An ISO timestamp in the local time of this machine, to the second."""
+def _when(value: str | datetime | None) -> str:
+    """An ISO timestamp (or a datetime) in the local time of this machine, to the second."""
     if not value:
         return ""
-    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "none"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    from gateway.admin.timespec import format_duration
+
+    return format_duration(seconds, style="short", missing="none")
 
 
-_STATE_STYLE = {"dead": "bold red", "pending": "yellow", "in_flight": "cyan", "done": "green", "cancelled": "dim"}
+_STATE_STYLE: dict[str, str] = {
+    MessageState.DEAD: "bold red", MessageState.PENDING: "yellow", MessageState.IN_FLIGHT: "cyan",
+    MessageState.DONE: "green", MessageState.CANCELLED: "dim",
+}
 _OUTCOME_STYLE = {"done": "green", "retry": "yellow", "dead": "bold red"}
 
 
@@ -256,22 +257,22 @@ def _cell(value: Any) -> Text:
     return Text(str(value))
 
 
-def _messages_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
+def _messages_table(items: list[MessageSummary], title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False)
     for name, justify in (("id", "right"), ("kind", "left"), ("key (MaHoSo)", "left"), ("state", "left"),
                           ("tries", "right"), ("created", "left"), ("next / finished", "left"),
                           ("last error", "left")):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for m in items:
-        table.add_row(_cell(m["id"]), _cell(m["kind"]), _cell(m["key"]), _state(m["state"]), _cell(m["attempts"]),
-                      _cell(_when(m["createdAt"])), _cell(_when(m["nextAttemptAt"] or m["finishedAt"])),
-                      _cell((m["lastError"] or "")[:120]))
+        table.add_row(_cell(m.id), _cell(m.kind), _cell(m.key), _state(m.state), _cell(m.attempts),
+                      _cell(_when(m.createdAt)), _cell(_when(m.nextAttemptAt or m.finishedAt)),
+                      _cell((m.lastError or "")[:120]))
     return table
 
 
 @messages_app.command("list")
 def messages_list(
-    state: str | None = typer.Option(None, help="pending, in_flight, done, dead or cancelled."),
+    state: str | None = typer.Option(None, help=f"{', '.join(MESSAGE_STATES)}."),
     kind: str | None = typer.Option(None, help="deliver_dossier, supplement_dossier or province_callback."),
     since: str | None = typer.Option(None, help="Created at or after: 2026-01-31, 2026-01-31T08:00 (local time "
                                                 "unless an offset is given), or a duration ago: 30m, 2h, 7d."),
@@ -290,12 +291,12 @@ def messages_list(
             page = service.list_messages(db, filt, limit=limit, cursor=cursor)
         except ValueError as exc:
             raise typer.BadParameter("not a cursor printed by this command", param_hint="--cursor") from exc
-    if not page["items"]:
+    if not page.items:
         out.print("no messages match")
         return
-    out.print(_messages_table(page["items"]))
-    if page["next"]:
-        out.print(Text(f"more: add --cursor {page['next']}", style="dim"))
+    out.print(_messages_table(page.items))
+    if page.next:
+        out.print(Text(f"more: add --cursor {page.next}", style="dim"))
 
 
 @messages_app.command("show")
@@ -312,23 +313,23 @@ def messages_show(message_id: int = typer.Argument(..., help="The message's id."
     head.add_column(style="bold")
     head.add_column(overflow="fold")
     for label, value in (
-        ("id", found["id"]), ("kind", found["kind"]), ("key", found["key"]), ("state", None),
-        ("attempts", found["attempts"]), ("created", _when(found["createdAt"])),
-        ("updated", _when(found["updatedAt"])), ("next attempt", _when(found["nextAttemptAt"])),
-        ("finished", _when(found["finishedAt"])), ("lease owner", found["leaseOwner"]),
-        ("last error", found["lastError"]), ("error detail", found["lastErrorDetail"]),
-        ("payload", found["payload"]),
+        ("id", found.id), ("kind", found.kind), ("key", found.key), ("state", None),
+        ("attempts", found.attempts), ("created", _when(found.createdAt)),
+        ("updated", _when(found.updatedAt)), ("next attempt", _when(found.nextAttemptAt)),
+        ("finished", _when(found.finishedAt)), ("lease owner", found.leaseOwner),
+        ("last error", found.lastError), ("error detail", found.lastErrorDetail),
+        ("payload", found.payload),
     ):
-        head.add_row(label, _state(found["state"]) if label == "state" else _cell(value))
+        head.add_row(label, _state(found.state) if label == "state" else _cell(value))
     out.print(head)
     attempts = Table(title="attempts")
     for name in ("#", "started", "ms", "outcome", "HTTP", "error class", "error", "worker"):
         attempts.add_column(name, overflow="fold")
-    for a in found["attemptsLog"]:
-        attempts.add_row(_cell(a["attempt"]), _cell(_when(a["startedAt"])), _cell(a["durationMs"]),
-                         Text(a["outcome"], style=_OUTCOME_STYLE.get(a["outcome"], "")),
-                         _cell(a["httpStatus"]), _cell(a["errorClass"]), _cell(a["error"]), _cell(a["worker"]))
-    out.print(attempts if found["attemptsLog"] else Text("no attempt yet", style="dim"))
+    for a in found.attemptsLog:
+        attempts.add_row(_cell(a.attempt), _cell(_when(a.startedAt)), _cell(a.durationMs),
+                         Text(a.outcome, style=_OUTCOME_STYLE.get(a.outcome, "")),
+                         _cell(a.httpStatus), _cell(a.errorClass), _cell(a.error), _cell(a.worker))
+    out.print(attempts if found.attemptsLog else Text("no attempt yet", style="dim"))
 
 
 @messages_app.command("replay")
@@ -414,7 +415,7 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         except Problem as exc:
             err.print(Text(exc.detail or f"no dossier {ma_ho_so}"))
             raise typer.Exit(1) from exc
-        messages = service.list_messages(db, service.MessageFilter(key=ma_ho_so), limit=100)["items"]
+        messages = service.list_messages(db, service.MessageFilter(key=ma_ho_so), limit=100).items
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
@@ -455,22 +456,21 @@ def stats() -> None:
     by_state = Table(title="messages by state")
     by_state.add_column("state")
     by_state.add_column("count", justify="right")
-    for name in ("pending", "in_flight", "done", "dead", "cancelled"):
-        by_state.add_row(_state(name), _cell(found["byState"].get(name, 0)))
+    for name in MESSAGE_STATES:
+        by_state.add_row(_state(name), _cell(found.byState.get(name, 0)))
     out.print(by_state)
-    if found["byKind"]:
+    if found.byKind:
         by_kind = Table(title="by kind")
-        states = ("pending", "in_flight", "done", "dead", "cancelled")
         by_kind.add_column("kind")
-        for name in states:
+        for name in MESSAGE_STATES:
             by_kind.add_column(name, justify="right")
         by_kind.add_column("oldest undelivered", justify="right")
-        for kind, counts in sorted(found["byKind"].items()):
-            by_kind.add_row(_cell(kind), *(_cell(counts.get(name, 0)) for name in states),
-                            _cell(_age(found["oldestUndeliveredAgeSByKind"].get(kind))))
+        for kind, counts in sorted(found.byKind.items()):
+            by_kind.add_row(_cell(kind), *(_cell(counts.get(name, 0)) for name in MESSAGE_STATES),
+                            _cell(_age(found.oldestUndeliveredAgeSByKind.get(kind))))
         out.print(by_kind)
-    out.print(f"oldest undelivered: {_age(found['oldestUndeliveredAgeS'])}")
-    out.print(f"delivered per minute (last 10 min): {found['deliveredPerMinute']}")
+    out.print(f"oldest undelivered: {_age(found.oldestUndeliveredAgeS)}")
+    out.print(f"delivered per minute (last 10 min): {found.deliveredPerMinute}")
     out.print("ministry circuit: unknown here (the CLI runs no dispatcher; the server reports it on "
               "/health/ready and /api/v1/admin/stats)")
 

@@ -1,11 +1,14 @@
-"""FastAPI dependencies: settings, database and blob store come from the app, so tests swap them."""
+"""FastAPI dependencies: settings, database, blob store and worker come from the app, so tests swap them."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from gateway.blobs import BlobStore
 from gateway.db import Database
+from gateway.delivery.worker import Worker
 from gateway.settings import Settings
 
 
@@ -25,3 +28,14 @@ def get_blob_store(request: Request) -> BlobStore:
     """The app's attachment store."""
     store: BlobStore = request.app.state.blobs
     return store
+
+
+def get_worker(request: Request) -> Worker | None:
+    """This process's worker (dispatcher and reconciler), None when it runs none (``GATEWAY_EMBEDDED_WORKER``
+    off, delivery not configured, or before start-up)."""
+    worker: Worker | None = getattr(request.app.state, "worker", None)
+    return worker
+
+
+LocalWorker = Annotated[Worker | None, Depends(get_worker)]
+"""A route parameter: :func:`get_worker`."""

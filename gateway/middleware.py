@@ -1,4 +1,5 @@
-"""Pure ASGI middlewares: request id and access log; limits on request heads and on slow bodies."""
+"""Pure ASGI middlewares: request id and access log; limits on request heads and on slow bodies; the base of
+these and of the admin console's headers (:class:`HttpMiddleware`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ log = structlog.get_logger("gateway.access")
 _QUIET_PREFIXES = ("/health", "/metrics")
 
 
-class RequestContextMiddleware:
-    """Bind ``request_id`` (from ``X-Request-ID`` or new) for every log line of the request."""
+class HttpMiddleware:
+    """A pure ASGI middleware of HTTP requests: :meth:`handle` sees each one; anything else (lifespan, websockets)
+    goes straight to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -27,6 +29,17 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request (the default passes it on)."""
+        await self.app(scope, receive, send)
+
+
+class RequestContextMiddleware(HttpMiddleware):
+    """Bind ``request_id`` (from ``X-Request-ID`` or new) for every log line of the request."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = ""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -52,7 +65,7 @@ class RequestContextMiddleware:
                              duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-class InputLimitsMiddleware:
+class InputLimitsMiddleware(HttpMiddleware):
     """Refuse oversized request heads (431) and cut off bodies that arrive too slowly (408), as problem+json.
 
     The body deadline runs from the request's start over the whole body, so a client trickling a few
@@ -62,14 +75,11 @@ class InputLimitsMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_header_bytes: int, body_timeout_s: float) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_header_bytes = max_header_bytes
         self.body_timeout_s = body_timeout_s
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         if head > self.max_header_bytes:

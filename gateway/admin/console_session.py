@@ -1,4 +1,5 @@
-"""The admin console's session: a signed cookie naming the API client, and the CSRF token bound to it.
+"""The admin console's session: a signed cookie naming the API client, and the CSRF token bound to it; the
+dependencies that give a page its logged-in user (:data:`User`, :data:`FormUser`) and the app's codec.
 
 The cookie is signed (itsdangerous, HMAC) with ``GATEWAY_SESSION_SECRET``, not encrypted: it holds the
 client's name, a keyed fingerprint of its API key (so rotating or removing the key ends its sessions) and a
@@ -11,10 +12,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Annotated
 
 import structlog
+from fastapi import Depends, Form, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from gateway.deps import get_settings
 from gateway.settings import ApiClient, Settings
 
 log = structlog.get_logger(__name__)
@@ -110,3 +114,50 @@ class SessionCodec:
 def csrf_matches(user: ConsoleUser, submitted: str) -> bool:
     """Constant-time check of a form's CSRF token against the session's."""
     return bool(submitted) and hmac.compare_digest(user.csrf.encode(), submitted.encode())
+
+
+# --- dependencies ----------------------------------------------------------------------------------------
+
+class LoginRequiredError(Exception):
+    """No valid session: the browser is sent to the login page (then back to ``next``)."""
+
+    def __init__(self, next_path: str | None) -> None:
+        super().__init__("login required")
+        self.next_path = next_path
+
+
+class CsrfRejectedError(Exception):
+    """A form without the session's CSRF token."""
+
+
+def get_console_sessions(request: Request) -> SessionCodec:
+    """The app's session codec (set by the console's wiring, ``install_console``)."""
+    codec: SessionCodec = request.app.state.console_sessions
+    return codec
+
+
+Codec = Annotated[SessionCodec, Depends(get_console_sessions)]
+
+
+def console_user(request: Request, settings: Annotated[Settings, Depends(get_settings)], codec: Codec) -> ConsoleUser:
+    """A dependency: the logged-in user; without a valid session, a redirect to the login page."""
+    user = codec.read(request.cookies.get(SESSION_COOKIE), settings.api_clients)
+    if user is None:
+        next_path = None
+        if request.method == "GET":
+            next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequiredError(next_path)
+    return user
+
+
+def form_user(user: Annotated[ConsoleUser, Depends(console_user)],
+              csrf_token: Annotated[str, Form()] = "") -> ConsoleUser:
+    """A dependency of every POST: the logged-in user, whose form carries the session's CSRF token."""
+    if not csrf_matches(user, csrf_token):
+        log.warning("admin_csrf_rejected", actor=user.actor)
+        raise CsrfRejectedError
+    return user
+
+
+User = Annotated[ConsoleUser, Depends(console_user)]
+FormUser = Annotated[ConsoleUser, Depends(form_user)]

@@ -7,13 +7,13 @@ service in the same transaction as the action, as ``api:<API key name>``.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
 from gateway.admin import service
+from gateway.admin.filters import FilterError, MessageFilter
 from gateway.admin.schemas import (
     AuditPage,
     BulkReplayRequest,
@@ -21,17 +21,17 @@ from gateway.admin.schemas import (
     CancelResult,
     MessageDetail,
     MessagePage,
-    MessageStateName,
     ReplayOneResult,
     ReplayResult,
     Stats,
 )
-from gateway.admin.timespec import parse_moment
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
-from gateway.deps import get_database
+from gateway.deps import LocalWorker, get_database
 from gateway.problems import Problem
+from gateway.vocabulary import Peer
 from mappings.errors import FieldError
+from outbox.models import MessageState
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -47,26 +47,18 @@ def _actor(principal: Principal) -> str:
     return f"api:{principal.name}"
 
 
-def _moment(field: str, value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return parse_moment(value)
-    except ValueError as exc:
-        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=[
-            FieldError(field, "invalid_time", "Cần ngày/giờ ISO 8601 (vd. 2026-01-31T08:00+07:00) "
-                                              "hoặc khoảng thời gian trước đây (vd. 2h, 7d)."),
-        ]) from exc
+def _filter(*, state: str | None, kind: str | None, ma_ho_so: str | None, since: str | None, until: str | None,
+            error: str | None) -> MessageFilter:
+    """:meth:`MessageFilter.parse`, a bad value answered as a 422 naming the query or body field."""
+    try:  # dates and times without an offset are UTC
+        return MessageFilter.parse(state=state, kind=kind, ma_ho_so=ma_ho_so, since=since, until=until, error=error)
+    except FilterError as exc:
+        raise Problem(422, "validation_failed", "Tham số không hợp lệ.",
+                      errors=exc.renamed({"ma_ho_so": "MaHoSo"})) from exc
 
 
-def _filter(state: str | None, kind: str | None, ma_ho_so: str | None, since: str | None, until: str | None,
-            error: str | None) -> service.MessageFilter:
-    return service.MessageFilter(state=state or None, kind=kind or None, key=ma_ho_so or None,
-                                 since=_moment("since", since), until=_moment("until", until), error=error or None)
-
-
-def _wake(request: Request) -> None:
-    if (worker := getattr(request.app.state, "worker", None)) is not None:
+def _wake(worker: LocalWorker) -> None:
+    if worker is not None:
         worker.wake()  # replayed messages are due now: do not wait for the next poll
 
 
@@ -74,7 +66,7 @@ def _not_found(message_id: int) -> Problem:
     return Problem(404, "message_not_found", f"Không có thông điệp {message_id}.")
 
 
-def _summary(db: Database, message_id: int) -> dict[str, Any]:
+def _summary(db: Database, message_id: int) -> MessageDetail:
     found = service.get_message(db, message_id)
     if found is None:
         raise _not_found(message_id)
@@ -86,7 +78,7 @@ def _summary(db: Database, message_id: int) -> dict[str, Any]:
 def list_messages(
     _principal: Admin,
     db: Db,
-    state: Annotated[MessageStateName | None, Query()] = None,
+    state: Annotated[MessageState | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     ma_ho_so: Annotated[str | None, Query(alias="MaHoSo", max_length=128,
                                           description="the dossier's code (its deliveries and callbacks)")] = None,
@@ -96,9 +88,9 @@ def list_messages(
     error: Annotated[str | None, Query(max_length=200, description="text in the last error")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="the previous page's next")] = None,
-) -> dict[str, Any]:
+) -> MessagePage:
     """Messages matching every given filter; ``next`` is the cursor of the following page (null at the end)."""
-    filt = _filter(state, kind, ma_ho_so, since, until, error)
+    filt = _filter(state=state, kind=kind, ma_ho_so=ma_ho_so, since=since, until=until, error=error)
     try:
         return service.list_messages(db, filt, limit=limit, cursor=cursor or None)
     except ValueError as exc:
@@ -111,7 +103,7 @@ def list_messages(
 @router.get("/messages/{message_id}", response_model=MessageDetail,
             responses={code: _PROBLEM for code in (401, 403, 404, 422)},
             summary="One message with every attempt (time, duration, HTTP status, error class, redacted detail)")
-def read_message(message_id: MessageId, _principal: Admin, db: Db) -> dict[str, Any]:
+def read_message(message_id: MessageId, _principal: Admin, db: Db) -> MessageDetail:
     """The message and its attempts log."""
     return _summary(db, message_id)
 
@@ -119,9 +111,10 @@ def read_message(message_id: MessageId, _principal: Admin, db: Db) -> dict[str, 
 @router.post("/messages/replay", response_model=ReplayResult,
              responses={code: _PROBLEM for code in (400, 401, 403, 422)},
              summary="Replay every dead (or cancelled) message matching the filters, in batches; safe to repeat")
-async def bulk_replay(request: Request, body: BulkReplayRequest, principal: Admin, db: Db) -> dict[str, Any]:
+async def bulk_replay(body: BulkReplayRequest, principal: Admin, db: Db, worker: LocalWorker) -> ReplayResult:
     """A body without any filter is refused unless it says ``{"all": true}`` (every dead message)."""
-    filt = _filter(body.state, body.kind, body.ma_ho_so, body.since, body.until, body.error)
+    filt = _filter(state=body.state, kind=body.kind, ma_ho_so=body.ma_ho_so, since=body.since, until=body.until,
+                   error=body.error)
     if filt.is_empty() and not body.all:
         raise Problem(422, "filter_required", "Cần ít nhất một điều kiện lọc, hoặc \"all\": true để phát lại "
                       "mọi thông điệp lỗi.", errors=[
@@ -130,14 +123,14 @@ async def bulk_replay(request: Request, body: BulkReplayRequest, principal: Admi
     replayed = await anyio.to_thread.run_sync(
         functools.partial(service.bulk_replay, db, filt, _actor(principal)))
     if replayed:
-        _wake(request)
-    return {"replayed": replayed}
+        _wake(worker)
+    return ReplayResult(replayed=replayed)
 
 
 @router.post("/messages/{message_id}/replay", response_model=ReplayOneResult,
              responses={code: _PROBLEM for code in (401, 403, 404, 409, 422)},
              summary="Replay one dead or cancelled message (409 for any other state)")
-async def replay_message(request: Request, message_id: MessageId, principal: Admin, db: Db) -> dict[str, Any]:
+async def replay_message(message_id: MessageId, principal: Admin, db: Db, worker: LocalWorker) -> ReplayOneResult:
     """Back to pending, due now, with a fresh attempt count."""
     replayed = await anyio.to_thread.run_sync(functools.partial(service.replay, db, [message_id],
                                                                 _actor(principal)))
@@ -147,14 +140,14 @@ async def replay_message(request: Request, message_id: MessageId, principal: Adm
             raise _not_found(message_id)
         raise Problem(409, "not_replayable", f"Thông điệp {message_id} đang ở trạng thái '{state}'; chỉ phát lại "
                       "được thông điệp lỗi (dead) hoặc đã hủy (cancelled).", extra={"state": state})
-    _wake(request)
-    return {"replayed": replayed, "message": await anyio.to_thread.run_sync(_summary, db, message_id)}
+    _wake(worker)
+    return ReplayOneResult(replayed=replayed, message=await anyio.to_thread.run_sync(_summary, db, message_id))
 
 
 @router.post("/messages/{message_id}/cancel", response_model=CancelResult,
              responses={code: _PROBLEM for code in (400, 401, 403, 404, 409, 422)},
              summary="Withdraw a pending or dead message (409 for any other state); replay brings it back")
-def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin, db: Db) -> dict[str, Any]:
+def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin, db: Db) -> CancelResult:
     """Cancelled with the reason, which the message and the audit log keep."""
     if not service.cancel(db, message_id, _actor(principal), body.reason):
         state = service.message_state(db, message_id)
@@ -162,7 +155,7 @@ def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin,
             raise _not_found(message_id)
         raise Problem(409, "not_cancellable", f"Thông điệp {message_id} đang ở trạng thái '{state}'; chỉ hủy được "
                       "thông điệp đang chờ (pending) hoặc lỗi (dead).", extra={"state": state})
-    return {"cancelled": 1, "message": _summary(db, message_id)}
+    return CancelResult(cancelled=1, message=_summary(db, message_id))
 
 
 @router.get("/audit", response_model=AuditPage, responses={code: _PROBLEM for code in (401, 403, 422)},
@@ -174,17 +167,16 @@ def read_audit(
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the previous page's next")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
-) -> dict[str, Any]:
+) -> AuditPage:
     """Entries older than ``before`` (an entry id), at most ``limit``."""
     items = service.audit_log(db, limit=limit, before_id=before, action=action or None, actor=actor or None)
-    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+    return AuditPage(items=items, next=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/stats", response_model=Stats, responses={code: _PROBLEM for code in (401, 403)},
             summary="Counts by state and kind, oldest undelivered age, deliveries per minute, circuit states")
-def read_stats(request: Request, _principal: Admin, db: Db) -> dict[str, Any]:
+def read_stats(_principal: Admin, db: Db, worker: LocalWorker) -> Stats:
     """The circuit states are this process's dispatcher's (``not_running_here`` when it runs none)."""
-    worker = getattr(request.app.state, "worker", None)
     circuits = {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker is not None else {}
-    return {**service.stats(db), "ministryCircuit": circuits.get("ministry", "not_running_here"),
-            "circuits": circuits}
+    return Stats(**service.stats(db).model_dump(), ministryCircuit=circuits.get(Peer.MINISTRY, "not_running_here"),
+                 circuits=circuits)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlmodel import col
 
-from gateway.admin.service import MessageFilter
+from gateway.admin.filters import MessageFilter
+from gateway.admin.service import filter_conditions
 from gateway.db import Database
 from outbox.models import OutboxMessage
 
@@ -18,7 +19,7 @@ def count_messages(db: Database, filt: MessageFilter) -> int:
     """How many messages match ``filt``."""
     with db.session() as session:
         return int(session.execute(
-            select(func.count()).select_from(OutboxMessage).where(and_(True, *filt.conditions()))
+            select(func.count()).select_from(OutboxMessage).where(and_(True, *filter_conditions(filt)))
         ).scalar_one())
 
 

@@ -1,4 +1,8 @@
-"""Request and answer shapes of the admin API (they document the OpenAPI schema)."""
+"""Request and answer shapes of the admin API (they document the OpenAPI schema).
+
+The answer models are also what :mod:`gateway.admin.service` returns: the API sends them as they are, the CLI
+and the console format the same objects.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MessageStateName = Literal["pending", "in_flight", "done", "dead", "cancelled"]
+ReplayableStateName = Literal["dead", "cancelled"]  # service.REPLAYABLE (a unit test holds them equal)
 
 
 class MessageSummary(BaseModel):
@@ -60,7 +64,7 @@ class BulkReplayRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)  # a misspelt filter must not widen the replay
 
-    state: Literal["dead", "cancelled"] | None = Field(default=None, description="default: dead")
+    state: ReplayableStateName | None = Field(default=None, description="default: dead")
     kind: str | None = None
     ma_ho_so: str | None = Field(default=None, alias="MaHoSo", max_length=128)
     since: str | None = Field(default=None, description="created at or after: ISO date/time (UTC if no offset), "
@@ -116,14 +120,19 @@ class AuditPage(BaseModel):
     next: int | None
 
 
-class Stats(BaseModel):
-    """The transaction log at a glance."""
+class OutboxStats(BaseModel):
+    """The transaction log at a glance, as the database knows it."""
 
     byState: dict[str, int]
     byKind: dict[str, dict[str, int]]
     oldestUndeliveredAgeS: float | None
     oldestUndeliveredAgeSByKind: dict[str, float]
     deliveredPerMinute: float = Field(description="successful deliveries per minute over the last 10 minutes")
+
+
+class Stats(OutboxStats):
+    """The transaction log at a glance, and this process's circuits."""
+
     ministryCircuit: str = Field(description="closed, half_open, open, or not_running_here (no dispatcher in "
                                              "this process)")
     circuits: dict[str, str] = Field(description="each target's circuit state in this process")

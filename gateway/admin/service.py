@@ -1,7 +1,8 @@
 """Admin operations over the outbox, each audited in the same transaction as the action.
 
 Shared by the admin API, the web console and the CLI. ``actor`` names who acts: ``api:<key name>``
-for the API and the console, ``os:<user>`` for the CLI.
+for the API and the console, ``os:<user>`` for the CLI. Reads return the answer models of
+:mod:`gateway.admin.schemas`, which the API sends as they are and the CLI and the console format.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,18 @@ import structlog
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlmodel import Session, col
 
+from gateway.admin.filters import MessageFilter  # re-exported: service.MessageFilter
+from gateway.admin.schemas import (
+    AttemptInfo,
+    AuditEntryInfo,
+    MessageDetail,
+    MessagePage,
+    MessageSummary,
+    OutboxStats,
+)
 from gateway.db import Database
 from gateway.models import AuditEntry
+from gateway.vocabulary import callback_key
 from outbox import store
 from outbox.columns import utcnow
 from outbox.models import MessageState, OutboxAttempt, OutboxMessage
@@ -31,53 +42,37 @@ UNDELIVERED = (MessageState.PENDING.value, MessageState.IN_FLIGHT.value)
 BATCH = 500
 
 
-@dataclass(frozen=True)
-class MessageFilter:
-    """Which messages: every field optional, all given ones must hold."""
-
-    state: str | None = None
-    kind: str | None = None
-    key: str | None = None  # MaHoSo (the ministry deliveries' key; callbacks are matched too)
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
-    error: str | None = None  # substring of the last error
-
-    def conditions(self) -> list[Any]:
-        """SQL conditions of this filter."""
-        out: list[Any] = []
-        if self.state:
-            out.append(col(OutboxMessage.state) == self.state)
-        if self.kind:
-            out.append(col(OutboxMessage.kind) == self.kind)
-        if self.key:
-            out.append(or_(col(OutboxMessage.key) == self.key, col(OutboxMessage.key) == f"callback:{self.key}"))
-        if self.since:
-            out.append(col(OutboxMessage.created_at) >= self.since)
-        if self.until:
-            out.append(col(OutboxMessage.created_at) < self.until)
-        if self.error:
-            # Case-insensitive on both engines (SQLite LIKE already is, for ASCII letters only; PostgreSQL not).
-            out.append(col(OutboxMessage.last_error).icontains(self.error, autoescape=True))
-        return out
-
-    def is_empty(self) -> bool:
-        """True when no criterion is given (the filter matches every message)."""
-        return not any(getattr(self, f.name) for f in fields(self))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The filter as JSON (for the audit log)."""
-        return {f.name: (v.isoformat() if isinstance(v, datetime) else v)
-                for f in fields(self) if (v := getattr(self, f.name)) is not None}
+def filter_conditions(filt: MessageFilter) -> list[Any]:
+    """SQL conditions of a filter (a dossier code matches its deliveries and its callbacks)."""
+    out: list[Any] = []
+    if filt.state:
+        out.append(col(OutboxMessage.state) == filt.state)
+    if filt.kind:
+        out.append(col(OutboxMessage.kind) == filt.kind)
+    if filt.key:
+        out.append(or_(col(OutboxMessage.key) == filt.key, col(OutboxMessage.key) == callback_key(filt.key)))
+    if filt.since:
+        out.append(col(OutboxMessage.created_at) >= filt.since)
+    if filt.until:
+        out.append(col(OutboxMessage.created_at) < filt.until)
+    if filt.error:
+        # Case-insensitive on both engines (SQLite LIKE already is, for ASCII letters only; PostgreSQL not).
+        out.append(col(OutboxMessage.last_error).icontains(filt.error, autoescape=True))
+    return out
 
 
-def message_summary(m: OutboxMessage) -> dict[str, Any]:
-    """One message as listed."""
+def _summary_fields(m: OutboxMessage) -> dict[str, Any]:
     return {
         "id": m.id, "kind": m.kind, "key": m.key, "state": m.state, "attempts": m.attempts,
-        "nextAttemptAt": m.next_attempt_at.isoformat() if m.state == MessageState.PENDING.value else None,
-        "lastError": m.last_error, "createdAt": m.created_at.isoformat(), "updatedAt": m.updated_at.isoformat(),
-        "finishedAt": m.finished_at.isoformat() if m.finished_at else None,
+        "nextAttemptAt": m.next_attempt_at if m.state == MessageState.PENDING.value else None,
+        "lastError": m.last_error, "createdAt": m.created_at, "updatedAt": m.updated_at,
+        "finishedAt": m.finished_at,
     }
+
+
+def message_summary(m: OutboxMessage) -> MessageSummary:
+    """One message as listed."""
+    return MessageSummary(**_summary_fields(m))
 
 
 def _encode_cursor(message_id: int) -> str:
@@ -95,14 +90,14 @@ def _decode_cursor(cursor: str) -> int:
         raise ValueError("invalid cursor") from exc
 
 
-def list_messages(db: Database, filt: MessageFilter, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+def list_messages(db: Database, filt: MessageFilter, *, limit: int = 50, cursor: str | None = None) -> MessagePage:
     """Messages newest first, ``limit`` per page; ``next`` is the cursor of the following page (or None).
 
     Raises ValueError for a cursor this function did not produce, or a ``limit`` below 1.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    conditions = filt.conditions()
+    conditions = filter_conditions(filt)
     if cursor:
         conditions.append(col(OutboxMessage.id) < _decode_cursor(cursor))
     with db.session() as session:
@@ -112,10 +107,10 @@ def list_messages(db: Database, filt: MessageFilter, *, limit: int = 50, cursor:
         ).scalars().all()
     items = [message_summary(m) for m in rows[:limit]]
     more = len(rows) > limit
-    return {"items": items, "next": _encode_cursor(int(rows[limit - 1].id or 0)) if more else None}
+    return MessagePage(items=items, next=_encode_cursor(int(rows[limit - 1].id or 0)) if more else None)
 
 
-def get_message(db: Database, message_id: int) -> dict[str, Any] | None:
+def get_message(db: Database, message_id: int) -> MessageDetail | None:
     """One message with its payload (personal data stays out: payloads hold ids and callback bodies) and
     every attempt, oldest first; None if unknown."""
     with db.session() as session:
@@ -125,18 +120,18 @@ def get_message(db: Database, message_id: int) -> dict[str, Any] | None:
         attempts = session.execute(
             select(OutboxAttempt).where(col(OutboxAttempt.message_id) == message_id).order_by(col(OutboxAttempt.id))
         ).scalars().all()
-        return {
-            **message_summary(message),
-            "payload": message.payload,
-            "lastErrorDetail": message.last_error_detail,
-            "leaseOwner": message.lease_owner,
-            "attemptsLog": [
-                {"attempt": a.attempt, "startedAt": a.started_at.isoformat(), "durationMs": a.duration_ms,
-                 "outcome": a.outcome, "errorClass": a.error_class, "error": a.error,
-                 "httpStatus": (a.detail or {}).get("status"), "detail": a.detail, "worker": a.owner}
+        return MessageDetail(
+            **_summary_fields(message),
+            payload=message.payload,
+            lastErrorDetail=message.last_error_detail,
+            leaseOwner=message.lease_owner,
+            attemptsLog=[
+                AttemptInfo(attempt=a.attempt, startedAt=a.started_at, durationMs=a.duration_ms, outcome=a.outcome,
+                            errorClass=a.error_class, error=a.error, httpStatus=(a.detail or {}).get("status"),
+                            detail=a.detail, worker=a.owner)
                 for a in attempts
             ],
-        }
+        )
 
 
 def audit(session: Session, actor: str, action: str, target: dict[str, Any] | None,
@@ -184,8 +179,7 @@ def bulk_replay(db: Database, filt: MessageFilter, actor: str,
     if filt.state is not None and filt.state not in REPLAYABLE:
         raise ValueError(f"only dead or cancelled messages can be replayed, not {filt.state!r}")
     states = [filt.state or MessageState.DEAD.value]
-    conditions = [*MessageFilter(**{**filt.__dict__, "state": None}).conditions(),
-                  col(OutboxMessage.state).in_(states)]
+    conditions = [*filter_conditions(replace(filt, state=None)), col(OutboxMessage.state).in_(states)]
     with db.session() as session:
         total, upto = session.execute(
             select(func.count(), func.max(col(OutboxMessage.id))).select_from(OutboxMessage).where(*conditions)
@@ -242,7 +236,7 @@ def message_state(db: Database, message_id: int) -> str | None:
 
 
 def audit_log(db: Database, *, limit: int = 100, before_id: int | None = None, action: str | None = None,
-              actor: str | None = None) -> list[dict[str, Any]]:
+              actor: str | None = None) -> list[AuditEntryInfo]:
     """The audit log, newest first; ``before_id`` pages on, ``action`` and ``actor`` filter."""
     with db.session() as session:
         query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
@@ -252,8 +246,8 @@ def audit_log(db: Database, *, limit: int = 100, before_id: int | None = None, a
             query = query.where(col(AuditEntry.action) == action)
         if actor:
             query = query.where(col(AuditEntry.actor) == actor)
-        return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
-                 "result": e.result} for e in session.execute(query).scalars()]
+        return [AuditEntryInfo(id=e.id, at=e.at, actor=e.actor, action=e.action, target=e.target, result=e.result)
+                for e in session.execute(query).scalars()]
 
 
 def _aware(value: Any, now: datetime) -> datetime:
@@ -274,7 +268,7 @@ def oldest_undelivered_by_kind(db: Database) -> dict[str, float]:
     return {kind: max(0.0, (now - _aware(oldest, now)).total_seconds()) for kind, oldest in rows if oldest is not None}
 
 
-def stats(db: Database) -> dict[str, Any]:
+def stats(db: Database) -> OutboxStats:
     """Counts by kind and state, the oldest undelivered message's age (overall and per kind), deliveries in the
     last minutes."""
     now = utcnow()
@@ -293,13 +287,13 @@ def stats(db: Database) -> dict[str, Any]:
     for kind, state, count in counts:
         by_state[state] = by_state.get(state, 0) + int(count)
         by_kind.setdefault(kind, {})[state] = int(count)
-    return {
-        "byState": by_state,
-        "byKind": by_kind,
-        "oldestUndeliveredAgeS": max(oldest_by_kind.values()) if oldest_by_kind else None,
-        "oldestUndeliveredAgeSByKind": oldest_by_kind,
-        "deliveredPerMinute": round(int(recent) / 10, 2),
-    }
+    return OutboxStats(
+        byState=by_state,
+        byKind=by_kind,
+        oldestUndeliveredAgeS=max(oldest_by_kind.values()) if oldest_by_kind else None,
+        oldestUndeliveredAgeSByKind=oldest_by_kind,
+        deliveredPerMinute=round(int(recent) / 10, 2),
+    )
 
 
 PURGEABLE = (MessageState.DONE.value, MessageState.CANCELLED.value)

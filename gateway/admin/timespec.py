@@ -1,9 +1,11 @@
-"""Durations (``30d``, ``2h``) and moments (ISO dates and times, or a duration ago) typed by administrators."""
+"""Durations (``30d``, ``2h``) and moments (ISO dates and times, or a duration ago) typed by administrators,
+and durations shown to them (:func:`format_duration`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
 
 from outbox.columns import utcnow
 
@@ -44,3 +46,28 @@ def parse_moment(text: str, *, naive: tzinfo = UTC, now: datetime | None = None)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=naive)
     return moment.astimezone(UTC)
+
+
+_WORDS = ("ngày", "giờ", "phút", "giây")
+
+
+def format_duration(seconds: float | None, *, style: Literal["short", "words"] = "short",
+                    missing: str = "none") -> str:
+    """A duration for people, to its two largest units; ``missing`` for None, 0 below zero.
+
+    ``short`` (the CLI): ``3h 00m``, ``2d 03h``, ``2d``, ``5m 07s``, ``42s``.
+    ``words`` (the console, Vietnamese): the two largest units that are not zero, ``2 giờ 5 phút``, ``0 giây``.
+    """
+    if seconds is None:
+        return missing
+    days, rest = divmod(int(max(0.0, seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if style == "words":
+        shown = [f"{n} {unit}" for n, unit in zip((days, hours, minutes, secs), _WORDS, strict=True) if n][:2]
+        return " ".join(shown) if shown else f"0 {_WORDS[-1]}"
+    if days:
+        return f"{days}d {hours:02d}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.blobs import BlobStore
 from gateway.db import Database
-from gateway.deps import get_blob_store, get_database
+from gateway.deps import LocalWorker, get_blob_store, get_database
 from gateway.health.service import readiness, refresh_metrics
 
 router = APIRouter(tags=["operations"])
@@ -25,12 +25,11 @@ def live() -> dict[str, Any]:
 
 @router.get("/health/ready", summary="200 when the database is migrated and the blob store writable")
 async def ready(
-    request: Request,
     db: Annotated[Database, Depends(get_database)],
     blobs: Annotated[BlobStore, Depends(get_blob_store)],
+    worker: LocalWorker,
 ) -> JSONResponse:
     """Readiness, with a report of each component (a ministry outage does not make it unready)."""
-    worker = getattr(request.app.state, "worker", None)
     circuit = worker.circuit() if worker is not None else "not_running_here"
     ok, report = await anyio.to_thread.run_sync(readiness, db, blobs, circuit)
     return JSONResponse(report, status_code=200 if ok else 503)
@@ -38,8 +37,7 @@ async def ready(
 
 @router.get("/metrics", summary="Prometheus text format", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
-def metrics(request: Request, db: Annotated[Database, Depends(get_database)]) -> Response:
+def metrics(db: Annotated[Database, Depends(get_database)], worker: LocalWorker) -> Response:
     """The process's metrics."""
-    worker = getattr(request.app.state, "worker", None)
     refresh_metrics(db, {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker else None)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

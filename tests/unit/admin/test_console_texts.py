@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import adapters.ministry.errors as ministry_errors
-from gateway.admin.console import age, vn_time
+from gateway.admin.console_render import age, vn_time
 from gateway.admin.reasons import _reasons, explain, field_label, label
 
 

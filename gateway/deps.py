@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from gateway.blobs import BlobStore
 from gateway.db import Database
-from gateway.delivery.worker import Worker
 from gateway.settings import Settings
+from outbox import Dispatcher
+
+
+class Worker(Protocol):
+    """What routes use of this process's :class:`gateway.delivery.worker.Worker` (a protocol: the intake's
+    routes must not load the delivery stack to reach it)."""
+
+    dispatcher: Dispatcher
+
+    def circuit(self) -> str:
+        """The ministry circuit's state."""
+        ...
+
+    def wake(self) -> None:
+        """Look for due messages now."""
+        ...
 
 
 def get_settings(request: Request) -> Settings:

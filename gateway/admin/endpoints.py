@@ -7,7 +7,7 @@ service in the same transaction as the action, as ``api:<API key name>``.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query
@@ -28,14 +28,13 @@ from gateway.admin.schemas import (
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
 from gateway.deps import LocalWorker, get_database
-from gateway.problems import Problem
+from gateway.problems import Problem, problem_responses
 from gateway.vocabulary import Peer
 from mappings.errors import FieldError
 from outbox.models import MessageState
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Db = Annotated[Database, Depends(get_database)]
 # Ids are 64-bit in the database: a larger number is a 422, not an overflow (a 500) in the driver.
@@ -73,7 +72,7 @@ def _summary(db: Database, message_id: int) -> MessageDetail:
     return found
 
 
-@router.get("/messages", response_model=MessagePage, responses={code: _PROBLEM for code in (401, 403, 422)},
+@router.get("/messages", response_model=MessagePage, responses=problem_responses(401, 403, 422),
             summary="The transaction log, newest first, filtered, a page at a time")
 def list_messages(
     _principal: Admin,
@@ -101,7 +100,7 @@ def list_messages(
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail,
-            responses={code: _PROBLEM for code in (401, 403, 404, 422)},
+            responses=problem_responses(401, 403, 404, 422),
             summary="One message with every attempt (time, duration, HTTP status, error class, redacted detail)")
 def read_message(message_id: MessageId, _principal: Admin, db: Db) -> MessageDetail:
     """The message and its attempts log."""
@@ -109,7 +108,7 @@ def read_message(message_id: MessageId, _principal: Admin, db: Db) -> MessageDet
 
 
 @router.post("/messages/replay", response_model=ReplayResult,
-             responses={code: _PROBLEM for code in (400, 401, 403, 422)},
+             responses=problem_responses(400, 401, 403, 422),
              summary="Replay every dead (or cancelled) message matching the filters, in batches; safe to repeat")
 async def bulk_replay(body: BulkReplayRequest, principal: Admin, db: Db, worker: LocalWorker) -> ReplayResult:
     """A body without any filter is refused unless it says ``{"all": true}`` (every dead message)."""
@@ -128,7 +127,7 @@ async def bulk_replay(body: BulkReplayRequest, principal: Admin, db: Db, worker:
 
 
 @router.post("/messages/{message_id}/replay", response_model=ReplayOneResult,
-             responses={code: _PROBLEM for code in (401, 403, 404, 409, 422)},
+             responses=problem_responses(401, 403, 404, 409, 422),
              summary="Replay one dead or cancelled message (409 for any other state)")
 async def replay_message(message_id: MessageId, principal: Admin, db: Db, worker: LocalWorker) -> ReplayOneResult:
     """Back to pending, due now, with a fresh attempt count."""
@@ -145,7 +144,7 @@ async def replay_message(message_id: MessageId, principal: Admin, db: Db, worker
 
 
 @router.post("/messages/{message_id}/cancel", response_model=CancelResult,
-             responses={code: _PROBLEM for code in (400, 401, 403, 404, 409, 422)},
+             responses=problem_responses(400, 401, 403, 404, 409, 422),
              summary="Withdraw a pending or dead message (409 for any other state); replay brings it back")
 def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin, db: Db) -> CancelResult:
     """Cancelled with the reason, which the message and the audit log keep."""
@@ -158,7 +157,7 @@ def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin,
     return CancelResult(cancelled=1, message=_summary(db, message_id))
 
 
-@router.get("/audit", response_model=AuditPage, responses={code: _PROBLEM for code in (401, 403, 422)},
+@router.get("/audit", response_model=AuditPage, responses=problem_responses(401, 403, 422),
             summary="The audit log, newest first: who, what, when, which messages")
 def read_audit(
     _principal: Admin,
@@ -173,7 +172,7 @@ def read_audit(
     return AuditPage(items=items, next=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/stats", response_model=Stats, responses={code: _PROBLEM for code in (401, 403)},
+@router.get("/stats", response_model=Stats, responses=problem_responses(401, 403),
             summary="Counts by state and kind, oldest undelivered age, deliveries per minute, circuit states")
 def read_stats(_principal: Admin, db: Db, worker: LocalWorker) -> Stats:
     """The circuit states are this process's dispatcher's (``not_running_here`` when it runs none)."""

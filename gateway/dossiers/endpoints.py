@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
-from gateway.deps import get_blob_store, get_database, get_settings
+from gateway.deps import get_blob_store, get_database, get_settings, get_worker
 from gateway.dossiers import service
 from gateway.dossiers.receive import receive_submission
 from gateway.dossiers.schemas import DossierDetail, DossierList, DossierReceipt
@@ -68,7 +68,7 @@ async def submit_dossier(request: Request, response: Response,
         INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
         raise
     INTAKE_REQUESTS.labels(result=str(receipt.status_code)).inc()
-    if receipt.status_code == 202 and (worker := getattr(request.app.state, "worker", None)) is not None:
+    if receipt.status_code == 202 and (worker := get_worker(request)) is not None:
         worker.wake()  # deliver now rather than at the next poll
     response.status_code = receipt.status_code
     response.headers["Location"] = receipt.receipt.links.self

@@ -28,10 +28,12 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("post", "/api/v1/dossiers", "422"), ("post", "/api/v1/dossiers", "409"), ("post", "/api/v1/dossiers", "413"),
     ("get", "/api/v1/dossiers", "401"), ("get", "/api/v1/dossiers/{ma_ho_so}", "404"),
+    ("get", "/api/v1/admin/messages", "422"), ("post", "/api/v1/admin/messages/{message_id}/replay", "409"),
 ])
 def test_a_refusal_is_documented_as_a_problem_document(openapi: dict[str, Any], method: str, path: str,
                                                        status: str) -> None:
     content = openapi["paths"][path][method]["responses"][status]["content"]
+    assert set(content) == {"application/problem+json"}
     schema = _resolve(openapi, content["application/problem+json"]["schema"])
     assert {"type", "title", "status", "code", "detail", "errors"} <= set(schema["properties"])
     assert {"type", "title", "status", "code"} <= set(schema["required"])

@@ -155,9 +155,9 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
     if status == APPROVED and decision:
         _store_decision(dossier, decision)
     page.touched[dossier["id"]] = dossier
-    log.info("dossier_status_changed", ma_ho_so=dossier["ma_ho_so"], status=status,
-             national_status=national_status(status), at=item.at.isoformat())
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
+        log.info("dossier_status_changed", ma_ho_so=dossier["ma_ho_so"], status=status,
+                 national_status=national_status(status))
         page.outcome.events.append(NewEvent(dossier["id"], DossierEventKind.MINISTRY_STATUS, at, None,
                                             {"status": status, "nationalStatus": national_status(status), **extra}))
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)

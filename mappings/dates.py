@@ -17,7 +17,8 @@ from mappings.model import PartialDate
 
 VN_TZ = timezone(timedelta(hours=7))
 
-# The earliest birth year we accept: the personal-ID century table reaches back to 1800.
+# The earliest birth year a date may have (paper records of the very old); the personal-ID check
+# reports a birth before 1900, which no ID's century digit can carry.
 MIN_BIRTH_YEAR = 1800
 
 # [0-9], not \d: \d also matches other scripts' digits (e.g. fullwidth), which int() would accept.

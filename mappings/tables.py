@@ -15,7 +15,7 @@ from typing import Any
 
 from mappings._data import as_bool, read_csv, read_yaml
 
-PROCEDURE_KINDS = frozenset({"monthly_allowance", "funeral_support"})
+PROCEDURE_KINDS = frozenset({"monthly_allowance", "funeral_support", "residence_change"})
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Procedure:
 
     code: str
     name: str
-    kind: str  # monthly_allowance | funeral_support
+    kind: str  # monthly_allowance | funeral_support | residence_change
     required_components: frozenset[str]
     declaration_by_group: bool  # the declaration form is the beneficiary group's
     processing_days: int  # legal processing time, working days

@@ -18,7 +18,7 @@ cli = typer.Typer(add_completion=False)
 def main(
     gateway: str = typer.Option("http://127.0.0.1:8000", help="Gateway base URL."),
     api_key: str = typer.Option(..., envvar="PROVINCE_SANDBOX_API_KEY", help="API key with dossiers:write."),
-    procedure: str = typer.Option("allowance", help="allowance (1.001776) or funeral (2.000744)."),
+    procedure: str = typer.Option("allowance", help="allowance (1.001776) or funeral (1.001731)."),
     encoding: str = typer.Option("multipart", help="multipart or json (base64 attachments)."),
     code: str = typer.Option("", help="MaHoSo; default: a fresh one from the clock."),
 ) -> None:

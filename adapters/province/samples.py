@@ -37,7 +37,7 @@ _BASE: dict[str, Any] = {
 _FUNERAL: dict[str, Any] = {
     **copy.deepcopy(_BASE),
     "MaHoSo": "000.00.12.H56-240120-0007",
-    "MaTTHC": "2.000744",
+    "MaTTHC": "1.001731",
     "TenTTHC": "Hỗ trợ chi phí mai táng cho đối tượng bảo trợ xã hội",
     "NgayTiepNhan": "20240120090000",
     "NgayHenTra": "20240125170000",

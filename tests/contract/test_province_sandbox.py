@@ -472,7 +472,7 @@ def test_post_funeral_as_json_with_base64_files(sandbox: httpx.Client, env: Env)
     [got] = env.received
     assert got.content_type.startswith("application/json")
     assert got.authorization == f"Bearer {API_KEY}"
-    assert got.dossier["MaTTHC"] == "2.000744"
+    assert got.dossier["MaTTHC"] == "1.001731"
     items = got.dossier["TaiLieuNop"]
     assert {i["MaThanhPhanHoSo"] for i in items} == {"TK_MAI_TANG", "TRICH_LUC_KHAI_TU"}
     assert all(base64.b64decode(i["NoiDungBase64"]).startswith(b"%PDF-") for i in items)
@@ -490,7 +490,7 @@ def test_post_from_the_page_form_redirects_back(sandbox: httpx.Client, env: Env)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
     [got] = env.received
-    assert got.dossier["MaTTHC"] == "2.000744"
+    assert got.dossier["MaTTHC"] == "1.001731"
     assert got.dossier["MaHoSo"] in sandbox.get("/").text
 
 

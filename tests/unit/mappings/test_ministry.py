@@ -139,7 +139,7 @@ def test_components_grouped_by_code_in_document_order() -> None:
 
 def test_funeral_components() -> None:
     body = to_ministry_body(parse_ok(sample_funeral_dossier()), FILE_IDS)
-    assert body["maThuTuc"] == "2.000744"
+    assert body["maThuTuc"] == "1.001731"
     assert [(c["maThanhPhan"], c["tepTinIds"]) for c in body["thanhPhanHoSo"]] == [
         ("TK_MAI_TANG", ["TT-0001"]),
         ("TRICH_LUC_KHAI_TU", ["TT-0002"]),

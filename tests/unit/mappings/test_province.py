@@ -74,7 +74,7 @@ def test_the_monthly_allowance_sample_parses() -> None:
 
 def test_the_funeral_sample_parses() -> None:
     dossier = parse_ok(sample_funeral_dossier())
-    assert dossier.procedure_code == "2.000744"
+    assert dossier.procedure_code == "1.001731"
     assert [d.component_code for d in dossier.documents] == ["TK_MAI_TANG", "TRICH_LUC_KHAI_TU"]
 
 
@@ -377,7 +377,7 @@ def test_messages_quote_the_facts() -> None:
 def test_funeral_declaration_mismatch_message_names_the_procedure() -> None:
     raw = sample_funeral_dossier(TaiLieuNop=docs(("f1", "TK_MAI_TANG"), ("f2", "TRICH_LUC_KHAI_TU"), ("f3", "TK_1C")))
     _, errors = parse(raw)
-    assert "2.000744" in errors[0].message and "TK_MAI_TANG" in errors[0].message
+    assert "1.001731" in errors[0].message and "TK_MAI_TANG" in errors[0].message
 
 
 def test_long_values_are_shortened_in_messages() -> None:

@@ -171,20 +171,25 @@ def test_component_name_of_the_contract_example() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "kind", "required", "by_group"),
+    ("code", "kind", "required", "by_group", "days"),
     [
-        ("1.001776", "monthly_allowance", set(), True),
-        ("2.000744", "funeral_support", {"TK_MAI_TANG", "TRICH_LUC_KHAI_TU"}, False),
+        ("1.001776", "monthly_allowance", set(), True, 22),
+        ("1.001731", "funeral_support", {"TK_MAI_TANG", "TRICH_LUC_KHAI_TU"}, False, 5),
+        ("1.000145", "residence_change", set(), False, 8),
     ],
 )
-def test_procedure(code: str, kind: str, required: set[str], by_group: bool) -> None:
+def test_procedure(code: str, kind: str, required: set[str], by_group: bool, days: int) -> None:
     found = procedure(code)
     assert found is not None
     assert found.kind == kind
     assert found.required_components == required
     assert found.declaration_by_group is by_group
-    assert found.processing_days > 0
+    assert found.processing_days == days
     assert found.name
+
+
+def test_the_code_used_before_for_funeral_support_is_refused_as_unknown() -> None:
+    assert procedure("2.000744") is None
 
 
 @pytest.mark.parametrize("code", ["1.001777", "1001776", "", "2.000745"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +78,10 @@ def test_two_workers_share_one_database(db_url: str, tmp_path: Path) -> None:
             assert list(pool.map(post, dossiers)) == [202] * len(dossiers)
         listed = httpx.get(f"{gateway.base_url}/api/v1/dossiers", params={"limit": 100},
                            headers=auth(PROVINCE_KEY), timeout=30).json()
+        # The first process to listen answers everything while a loaded machine still starts the second.
+        deadline = time.monotonic() + 60
+        while gateway.log().count('"gateway_started"') < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         log = gateway.log()
     assert listed["count"] == len(dossiers)
     assert {item["MaHoSo"] for item in listed["items"]} == {d["MaHoSo"] for d in dossiers}

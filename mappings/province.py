@@ -3,12 +3,18 @@
 :func:`parse_dossier` is the entry point. It reports every fault at once, each as a
 :class:`~mappings.errors.FieldError` with the field path in the province's spelling, a stable
 English code and a Vietnamese message (``data/errors.yaml``). Cross-field rules run whenever
-their inputs are individually valid. Unknown keys are ignored.
+their inputs are individually valid.
 
-Tolerances (our decisions, the contract is silent): code fields (``MaTinh``, ``MaXa``,
-``MaDanToc``, ``MaDonViXuLy``) and timestamps may come as JSON numbers, integer fields
-(``KenhThucHien``, ``GioiTinh``) as digit strings; an empty or blank optional string counts as
-absent. Strings are trimmed and NFC-normalised; names also have inner whitespace collapsed.
+A tolerant reader (the national portal's export carries far more than we use): the document is
+first brought to one spelling by :func:`normalise_dossier`, driven by the table :data:`SHAPE` of
+every member the parser reads, and only then validated. Tolerances (our decisions, the contract is
+silent): unknown members are ignored at every level; integer fields (:data:`INTEGER_FIELDS`:
+``KenhThucHien``, ``GioiTinh``) may come as strings of ASCII digits, code fields
+(:data:`NUMBER_CODE_FIELDS`: ``MaTinh``, ``MaXa``, ``MaDanToc``, ``MaDonViXuLy``,
+``TepDinhKemId`` and the timestamps) as JSON integers; booleans are never numbers; every string
+is trimmed of surrounding whitespace and NFC-normalised, and an empty or blank string counts as
+absent. Names also have inner whitespace collapsed (at validation). A value of any other type is
+left as it is, so the validator reports it at its own field path as before.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from mappings.admin_units import translate_unit
@@ -94,6 +101,108 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+class Kind(Enum):
+    """How a leaf member of the inbound document is read (see :data:`SHAPE`)."""
+
+    TEXT = "text"  # a string; trimmed, NFC
+    CODE = "code"  # a string, or a JSON integer read as its decimal spelling (MaTinh 38 = "38")
+    INTEGER = "integer"  # a JSON integer, or a string of ASCII digits ("2" = 2, " 2 " = 2)
+
+
+# Every member the parser reads, level by level, and how: the ONE list of the fields that take
+# numbers. A nested dict is a JSON object with those members, a one-element list a list of such
+# objects. Members not listed are ignored (dropped by normalise_dossier, never looked at).
+# SoDinhDanh is TEXT on purpose: as a JSON number it would have lost its leading zero.
+_ADDRESS: dict[str, Any] = {"MaTinh": Kind.CODE, "MaXa": Kind.CODE, "DiaChiChiTiet": Kind.TEXT}
+SHAPE: dict[str, Any] = {
+    "MaHoSo": Kind.TEXT,
+    "MaTTHC": Kind.TEXT,
+    "TenTTHC": Kind.TEXT,
+    "KenhThucHien": Kind.INTEGER,
+    "NgayTiepNhan": Kind.CODE,
+    "NgayHenTra": Kind.CODE,
+    "MaDonViXuLy": Kind.CODE,
+    "ChuHoSo": {"HoTen": Kind.TEXT, "SoDinhDanh": Kind.TEXT, "SoDienThoai": Kind.TEXT, "Email": Kind.TEXT},
+    "DuLieuToKhai": {
+        "HoTen": Kind.TEXT,
+        "NgaySinh": Kind.TEXT,
+        "GioiTinh": Kind.INTEGER,
+        "SoDinhDanh": Kind.TEXT,
+        "MaDanToc": Kind.CODE,
+        "NoiThuongTru": _ADDRESS,
+        "NhomDoiTuong": Kind.TEXT,
+        "QuanHeVoiChuHoSo": Kind.TEXT,
+    },
+    "TaiLieuNop": [
+        {"TepDinhKemId": Kind.CODE, "TenTepDinhKem": Kind.TEXT, "MaThanhPhanHoSo": Kind.TEXT, "MaBam": Kind.TEXT},
+    ],
+}
+
+# Longest digit string read as a number: Python's own limit for str -> int (json.loads refuses a longer
+# JSON integer too); a longer one is no code of ours anyway and stays a string (invalid_type).
+_MAX_DIGITS = 4300
+
+
+def _fields(shape: Mapping[str, Any], prefix: str = "") -> dict[str, Kind]:
+    """Every leaf of ``shape`` by its field path (``TaiLieuNop[].TepDinhKemId`` for list items)."""
+    found: dict[str, Kind] = {}
+    for key, sub in shape.items():
+        path = _join(prefix, key)
+        if isinstance(sub, Kind):
+            found[path] = sub
+        elif isinstance(sub, list):
+            found.update(_fields(sub[0], f"{path}[]"))
+        else:
+            found.update(_fields(sub, path))
+    return found
+
+
+FIELDS: dict[str, Kind] = _fields(SHAPE)
+INTEGER_FIELDS: tuple[str, ...] = tuple(path for path, kind in FIELDS.items() if kind is Kind.INTEGER)
+NUMBER_CODE_FIELDS: tuple[str, ...] = tuple(path for path, kind in FIELDS.items() if kind is Kind.CODE)
+
+
+def _leaf(value: Any, kind: Kind) -> Any:
+    """One member in its one spelling; a value of a type the kind does not take is returned as is."""
+    if isinstance(value, bool):  # a bool is an int to Python, but never a number here: True is not 1
+        return value
+    if kind is Kind.CODE and isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        return value
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        return None  # blank counts as absent
+    if kind is Kind.INTEGER and text.isascii() and text.isdigit():
+        digits = text.lstrip("0") or "0"
+        if len(digits) <= _MAX_DIGITS:
+            return int(digits)
+    return text
+
+
+def _normalise(value: Any, shape: Any) -> Any:
+    if isinstance(shape, Kind):
+        return _leaf(value, shape)
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return value
+        return [_normalise(item, shape[0]) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    return {key: _normalise(value[key], sub) for key, sub in shape.items() if key in value}
+
+
+def normalise_dossier(raw: object) -> object:
+    """``raw`` in its one spelling, before validation: a new document, ``raw`` is not changed.
+
+    Members not in :data:`SHAPE` are dropped at every level; strings are trimmed and NFC-normalised,
+    blank ones become None; :attr:`Kind.INTEGER` digit strings become ints and :attr:`Kind.CODE`
+    integers strings. Anything else (a non-digit string for an integer, a bool, a float, an object
+    where a string is due, a list item that is no object) is kept as it is for the validator to report.
+    """
+    return _normalise(raw, SHAPE)
+
+
 def _obj(errs: _Errors, parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
     """A required JSON object member."""
     field = _join(path, key)
@@ -115,18 +224,15 @@ def _text(
     *,
     max_len: int,
     required: bool = True,
-    allow_number: bool = False,
     name: bool = False,
 ) -> str | None:
-    """A string member, trimmed and NFC-normalised; None when absent or invalid (fault recorded)."""
+    """A string member (already normalised); None when absent or invalid (fault recorded)."""
     field = _join(path, key)
     value = parent.get(key)
-    if allow_number and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
     if value is not None and not isinstance(value, str):
         errs.add(field, "invalid_type", expected="chuỗi ký tự")
         return None
-    text = unicodedata.normalize("NFC", value).strip() if value is not None else ""
+    text = value or ""
     if name:
         text = _SPACES.sub(" ", text)
     if not text:
@@ -140,25 +246,20 @@ def _text(
 
 
 def _integer(errs: _Errors, parent: Mapping[str, Any], key: str, path: str) -> int | None:
-    """A required integer member (a digit string is accepted)."""
+    """A required integer member (already normalised: a digit string is an int by now)."""
     field = _join(path, key)
     value = parent.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         errs.add(field, "required")
         return None
-    if isinstance(value, bool):
-        errs.add(field, "invalid_type", expected="số nguyên")
-        return None
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
     errs.add(field, "invalid_type", expected="số nguyên")
     return None
 
 
 def _timestamp(errs: _Errors, parent: Mapping[str, Any], key: str, *, required: bool) -> datetime | None:
-    text = _text(errs, parent, key, "", max_len=_MAX["date"], required=required, allow_number=True)
+    text = _text(errs, parent, key, "", max_len=_MAX["date"], required=required)
     if text is None:
         return None
     try:
@@ -198,8 +299,8 @@ def _address(errs: _Errors, parent: Mapping[str, Any], base: str) -> Address | N
     if obj is None:
         return None
     before = len(errs.items)
-    prov = _text(errs, obj, "MaTinh", path, max_len=_MAX["short_code"], allow_number=True)
-    comm = _text(errs, obj, "MaXa", path, max_len=_MAX["short_code"], allow_number=True)
+    prov = _text(errs, obj, "MaTinh", path, max_len=_MAX["short_code"])
+    comm = _text(errs, obj, "MaXa", path, max_len=_MAX["short_code"])
     detail = _text(errs, obj, "DiaChiChiTiet", path, max_len=_MAX["address"], required=False)
     if prov is None and comm is None:
         return None
@@ -251,7 +352,7 @@ def _beneficiary(
         for code in check_personal_id(pid, birth, gender):
             errs.add(f"{path}.SoDinhDanh", code, value=_show(pid[:3]), year=year)
 
-    ethnic = _text(errs, obj, "MaDanToc", path, max_len=_MAX["short_code"], allow_number=True)
+    ethnic = _text(errs, obj, "MaDanToc", path, max_len=_MAX["short_code"])
     if ethnic is not None:
         if ethnic.isascii() and ethnic.isdigit() and len(ethnic) == 1:
             ethnic = ethnic.zfill(2)
@@ -308,7 +409,7 @@ def _documents(
             errs.add(path, "invalid_type", expected="đối tượng JSON")
             continue
         before = len(errs.items)
-        file_id = _text(errs, item, "TepDinhKemId", path, max_len=_MAX["file_id"], allow_number=True)
+        file_id = _text(errs, item, "TepDinhKemId", path, max_len=_MAX["file_id"])
         file_name = _text(errs, item, "TenTepDinhKem", path, max_len=_MAX["file_name"])
         comp = _text(errs, item, "MaThanhPhanHoSo", path, max_len=_MAX["code"])
         if comp is not None:
@@ -424,6 +525,7 @@ def parse_dossier(
     valid, else ``(None, faults)`` with every fault found, in field order.
     """
     errs = _Errors()
+    raw = normalise_dossier(raw)
     if not isinstance(raw, Mapping):
         errs.add("$", "invalid_type", expected="đối tượng JSON")
         return None, errs.items
@@ -455,7 +557,7 @@ def parse_dossier(
             received=received.strftime("%d/%m/%Y %H:%M"),
         )
 
-    unit = _text(errs, raw, "MaDonViXuLy", "", max_len=_MAX["code"], allow_number=True)
+    unit = _text(errs, raw, "MaDonViXuLy", "", max_len=_MAX["code"])
     applicant = _applicant(errs, raw)
     beneficiary, group = _beneficiary(errs, raw, today)
     documents, components_seen = _documents(errs, raw, attachments)

@@ -1,9 +1,14 @@
 """Administrative units in force (post-1 July 2025: 34 provinces, communes) and old→new codes.
 
 The post-2025 lists come from the ``vietnam-provinces`` package; the pre-2025 provinces and the
-commune translations are data files of this package (``provinces_pre2025.csv``,
-``communes_pre2025_to_new.csv``). Codes are accepted with or without leading zeros and
-normalised to 2 (province) and 5 (commune) digits.
+pre-2025 communes with the post-2025 commune(s) each became part of are data files of this
+package (``provinces_pre2025.csv``, ``communes_pre2025_to_new.csv``, the latter generated from
+the published table by ``mappings/tools/communes_from_vietnamadminunits.py``). Codes are accepted
+with or without leading zeros and normalised to 2 (province) and 5 (commune) digits.
+
+Old and new commune codes overlap (16171 was Xã Nga Trường and is now Xã Ba Đình): :func:`commune`
+reads a code against the list in force, :func:`old_commune` and :func:`new_communes_for_old`
+against the pre-2025 list; which one applies is the caller's choice (the dossier's date).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Literal
 
 from vietnam_provinces import Province, Ward
 
-from mappings._data import read_csv
+from mappings._data import as_bool, read_csv
 from mappings.tables import pre2025_province
 
 
@@ -85,16 +90,60 @@ def _communes() -> dict[str, Commune]:
     }
 
 
+@dataclass(frozen=True)
+class OldCommune:
+    """A commune-level unit of the pre-2025 list (before 1 July 2025)."""
+
+    code: str  # 5 digits
+    name: str
+    district: str  # the pre-2025 district (huyện, quận, thị xã, thành phố) it belonged to
+    province_code: str  # 2 digits, the pre-2025 (63-province) code
+
+
+@dataclass(frozen=True)
+class NewCandidate:
+    """A post-2025 commune that (part of) a pre-2025 commune became part of."""
+
+    code: str  # 5 digits, a code of the list in force
+    name: str
+    province_code: str  # 2 digits, post-2025
+    is_default: bool  # the table's default for a split commune; True for the only one otherwise
+
+
 @cache
-def _commune_translations() -> dict[str, tuple[str, ...]]:
-    out: defaultdict[str, list[str]] = defaultdict(list)
+def _old_communes() -> dict[str, tuple[OldCommune, tuple[NewCandidate, ...]]]:
+    olds: dict[str, OldCommune] = {}
+    news: defaultdict[str, list[NewCandidate]] = defaultdict(list)
     for row in read_csv("communes_pre2025_to_new.csv"):
         old, new = normalise_code(row["old_code"], 5), normalise_code(row["new_code"], 5)
-        if old is None or new is None:
+        old_province = normalise_code(row["old_province_code"], 2)
+        if old is None or new is None or old_province is None or new not in _communes():
             raise ValueError(f"communes_pre2025_to_new.csv: bad row {row!r}")
-        if new not in out[old]:
-            out[old].append(new)
-    return {old: tuple(news) for old, news in out.items()}
+        unit = OldCommune(old, row["old_name"], row["old_district"], old_province)
+        if olds.setdefault(old, unit) != unit:
+            raise ValueError(f"communes_pre2025_to_new.csv: old commune {old} described twice")
+        in_force = _communes()[new]
+        if in_force.province_code != row["new_province_code"] or any(c.code == new for c in news[old]):
+            raise ValueError(f"communes_pre2025_to_new.csv: bad row {row!r}")
+        news[old].append(NewCandidate(new, row["new_name"], in_force.province_code, as_bool(row["is_default"])))
+    out: dict[str, tuple[OldCommune, tuple[NewCandidate, ...]]] = {}
+    for code, unit in olds.items():
+        candidates = tuple(news[code])
+        if sum(c.is_default for c in candidates) != 1:
+            raise ValueError(f"communes_pre2025_to_new.csv: old commune {code} needs exactly one default")
+        out[code] = (unit, candidates)
+    return out
+
+
+@cache
+def _commune_translations() -> dict[str, tuple[str, ...]]:
+    """Pre-2025 codes that are not codes in force -> their new commune codes (``translate_unit``)."""
+    communes = _communes()
+    return {
+        old: tuple(c.code for c in candidates)
+        for old, (_, candidates) in _old_communes().items()
+        if old not in communes
+    }
 
 
 def normalise_code(code: str | int, width: int) -> str | None:
@@ -117,11 +166,33 @@ def commune(code: str) -> Commune | None:
     return _communes().get(norm) if norm else None
 
 
+def old_commune(code: str) -> OldCommune | None:
+    """The pre-2025 commune with this code (``16171``: Xã Nga Trường, Nga Sơn), or None.
+
+    The code is read against the pre-2025 list even when it is also a code in force.
+    """
+    norm = normalise_code(code, 5)
+    found = _old_communes().get(norm) if norm else None
+    return found[0] if found else None
+
+
+def new_communes_for_old(code: str) -> tuple[NewCandidate, ...]:
+    """The post-2025 commune(s) the pre-2025 commune ``code`` became part of; () if unknown.
+
+    One candidate for most communes; two to five for a split one, exactly one of them
+    ``is_default``. Choosing among them is the caller's job (processing unit, address).
+    """
+    norm = normalise_code(code, 5)
+    found = _old_communes().get(norm) if norm else None
+    return found[1] if found else ()
+
+
 def translate_unit(province_code: str, commune_code: str) -> UnitTranslation:
     """Resolve a submitted (province, commune) pair to the codes in force.
 
     A post-2025 province code is in force; a pre-2025 one translates to the province it merged
-    into. A post-2025 commune code is in force; otherwise the pre-2025 translation table is used,
+    into. A post-2025 commune code is in force (even when it was also a pre-2025 code of another
+    commune: this function does not know the dossier's date); otherwise the pre-2025 table is used,
     and a code missing from it (``unknown_commune``) or split between several new communes
     (``ambiguous_commune``) is refused. The commune must lie in the (translated) province
     (``commune_not_in_province``). Every fault found is listed in ``errors``.

@@ -150,7 +150,7 @@ def test_both_faults_are_reported() -> None:
 
 
 def test_pre2025_commune_codes_translate_through_the_data_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The official old->new commune table is not in the repository yet: feed rows as the file would.
+    # Rows fed as the file would give them (99001/99002 are not real codes).
     monkeypatch.setattr(
         admin_units, "_commune_translations", lambda: {"99001": ("16171",), "99002": ("16171", "02269")}
     )
@@ -165,6 +165,8 @@ def test_pre2025_commune_codes_translate_through_the_data_file(monkeypatch: pyte
 
 
 def test_commune_translation_file_is_well_formed() -> None:
-    for old, news in admin_units._commune_translations().items():
-        assert len(old) == 5 and commune(old) is None, old  # a code in force is never translated
-        assert all(commune(new) is not None for new in news), old
+    translations = admin_units._commune_translations()
+    assert translations  # the file lists every old commune (test_communes_pre2025.py)
+    for old, news in translations.items():
+        assert len(old) == 5 and commune(old) is None, old  # translate_unit keeps a code in force as is
+        assert news and all(commune(new) is not None for new in news), old

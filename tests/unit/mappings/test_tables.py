@@ -106,7 +106,7 @@ def test_there_are_exactly_54_ethnic_groups() -> None:
     assert len(tables._ethnic_groups()) == 54
 
 
-# DOMAIN.md: groups, coefficients (unconfirmed, kept as data) and the declaration form per group.
+# DOMAIN.md: groups, base coefficients (age variants: coefficients.csv, test_money.py) and the declaration form.
 GROUPS = [
     ("TE_DUOI_4", "2.5", "TK_1A"),
     ("TE_4_16", "1.5", "TK_1A"),
@@ -114,7 +114,7 @@ GROUPS = [
     ("HIV_NGHEO", "1.5", "TK_1B"),
     ("DON_THAN_NGHEO", "1.0", "TK_1B"),
     ("NCT_NGHEO_KHONG_NGUOI_PHUNG_DUONG", "1.5", "TK_1C"),
-    ("NCT_NGHEO_CO_NGUOI_PHUNG_DUONG", "1.0", "TK_1C"),
+    ("NCT_NGHEO_CO_NGUOI_PHUNG_DUONG", "1.5", "TK_1C"),  # 5.5a: the 1.0 some data gave is wrong
     ("NCT_80_KHONG_LUONG", "1.0", "TK_1C"),
     ("NCT_KHONG_NOI_NUONG_TUA", "3.0", "TK_1C"),
     ("NKT_DAC_BIET_NANG", "2.0", "TK_1D"),

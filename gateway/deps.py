@@ -12,7 +12,7 @@ from gateway.settings import Settings
 from outbox import Dispatcher
 
 
-class Worker(Protocol):
+class RunningWorker(Protocol):
     """What routes use of this process's :class:`gateway.delivery.worker.Worker` (a protocol: the intake's
     routes must not load the delivery stack to reach it)."""
 
@@ -45,12 +45,12 @@ def get_blob_store(request: Request) -> BlobStore:
     return store
 
 
-def get_worker(request: Request) -> Worker | None:
+def get_worker(request: Request) -> RunningWorker | None:
     """This process's worker (dispatcher and reconciler), None when it runs none (``GATEWAY_EMBEDDED_WORKER``
     off, delivery not configured, or before start-up)."""
-    worker: Worker | None = getattr(request.app.state, "worker", None)
+    worker: RunningWorker | None = getattr(request.app.state, "worker", None)
     return worker
 
 
-LocalWorker = Annotated[Worker | None, Depends(get_worker)]
+LocalWorker = Annotated[RunningWorker | None, Depends(get_worker)]
 """A route parameter: :func:`get_worker`."""

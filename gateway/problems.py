@@ -38,12 +38,22 @@ _TITLES = {
 }
 
 
+class Choice(BaseModel):
+    """One value the sender may pick to resolve an ambiguity."""
+
+    code: str
+    name: str
+
+
 class FieldFault(BaseModel):
     """One field at fault."""
 
     field: str = Field(description="dotted path in the sender's own spelling, e.g. TaiLieuNop[0].MaThanhPhanHoSo")
     code: str = Field(description="stable snake_case identifier to branch on")
     message: str = Field(description="a Vietnamese sentence an officer can read")
+    choices: list[Choice] | None = Field(
+        default=None, description="when the fault is an ambiguity: the values to pick from (a split commune's codes)"
+    )
 
 
 class ProblemDocument(BaseModel):

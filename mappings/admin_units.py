@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 from functools import cache
 from typing import Literal
 
 from vietnam_provinces import Province, Ward
 
 from mappings._data import as_bool, read_csv
+from mappings.model import CodeTranslation
 from mappings.tables import pre2025_province
 
 
@@ -231,3 +234,225 @@ def translate_unit(province_code: str, commune_code: str) -> UnitTranslation:
         commune_code=new_commune.code if new_commune else None,
         errors=tuple(errors),
     )
+
+
+# --- the dossier's date decides the list (the 1 July 2025 reform) ------------------------------
+
+# Resolution 202/2025/QH15 and the Law on Local Government 2025: the 34-province, two-level list is in
+# force from 1 July 2025; Decision 19/2025/QĐ-TTg publishes the codes. A dossier received (NgayTiepNhan,
+# Vietnam time) before this day carries codes of the pre-2025 list.
+REFORM_DAY = date(2025, 7, 1)
+
+
+def old_list_applies(received_on: date) -> bool:
+    """True when a dossier received on ``received_on`` (Vietnam date) carries pre-2025 codes."""
+    return received_on < REFORM_DAY
+
+
+class Rule(StrEnum):
+    """How a pre-2025 code was turned into the code in force (recorded with each translation)."""
+
+    ONE_TO_ONE = "one_to_one"  # the old unit became (part of) exactly one unit in force
+    SPLIT_BY_PROCESSING_UNIT = "split_by_processing_unit"  # split commune: MaDonViXuLy chose
+    SPLIT_BY_RESIDENCE = "split_by_residence"  # split commune as MaDonViXuLy: the residence commune chose
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A code that cannot be placed: the stable error code and what its message names.
+
+    ``field`` is ``province``, ``commune`` or ``processing_unit``; ``params`` feed the message
+    (``value``, ``old_name``, ``suggestion``, ``candidates``, ``province``); ``choices`` are the
+    codes in force the sender may pick from, as (code, name).
+    """
+
+    field: Literal["province", "commune", "processing_unit"]
+    code: str
+    params: dict[str, str]
+    choices: tuple[tuple[str, str], ...] = ()
+    template: str | None = None  # the message's errors.yaml key, when not ``code``
+
+
+@dataclass(frozen=True)
+class Residence:
+    """A residence's (province, commune) placed in the list in force, or the faults found."""
+
+    province_code: str | None
+    commune_code: str | None
+    submitted_province_code: str
+    submitted_commune_code: str
+    translations: tuple[CodeTranslation, ...] = ()
+    faults: tuple[Fault, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessingUnit:
+    """``MaDonViXuLy`` in force: the code to send, the translation made (if any), or a fault."""
+
+    code: str | None
+    translation: CodeTranslation | None = None
+    fault: Fault | None = None
+
+
+def _listing(candidates: tuple[NewCandidate, ...]) -> str:
+    return ", ".join(f"{c.code} ({c.name})" for c in candidates)
+
+
+def _old_label(unit: OldCommune) -> str:
+    return f"{unit.name}, {unit.district}"
+
+
+def _split_choice(candidates: tuple[NewCandidate, ...], hints: set[str]) -> NewCandidate | None:
+    chosen = [c for c in candidates if c.code in hints]
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def _unit_hints(processing_unit: str | None) -> set[str]:
+    """The codes in force a pre-2025 ``MaDonViXuLy`` is or translates to (for a split commune)."""
+    if processing_unit is None or not _is_commune_code(processing_unit):
+        return set()
+    return {processing_unit, *(c.code for c in new_communes_for_old(processing_unit))}
+
+
+def _is_commune_code(text: str) -> bool:
+    # Only exactly five digits: a processing unit may be an agency code ("000.00.12.H56") or a
+    # three-digit district code, and zero-padding "389" would make it some commune's code.
+    return len(text) == 5 and text.isascii() and text.isdigit()
+
+
+def place_residence(
+    province_code: str, commune_code: str, *, received_on: date, processing_unit: str | None = None
+) -> Residence:
+    """Place a residence's codes by the dossier's date (Decision 19/2025, the 1 July 2025 reform).
+
+    Received before :data:`REFORM_DAY`: both codes are read in the pre-2025 lists (the commune must
+    lie in the province) and translated; a split commune is resolved by ``processing_unit`` when it
+    is, or translates to, one of the candidates, else ``commune_split_ambiguous``. A code missing
+    from the old list but in force (the few new-only codes) is taken as in force. From that day:
+    codes in force only; a pre-2025-only code is ``old_province_code``/``old_commune_code`` with
+    the new code(s) suggested. Every translation is recorded, even to the same code
+    (16171 was Xã Nga Trường and is now part of Xã Ba Đình, also 16171).
+    """
+    p_norm = normalise_code(province_code, 2)
+    c_norm = normalise_code(commune_code, 5)
+    sub_p = p_norm or str(province_code).strip()
+    sub_c = c_norm or str(commune_code).strip()
+    if old_list_applies(received_on):
+        return _place_old(sub_p, sub_c, p_norm, c_norm, processing_unit)
+    return _place_new(sub_p, sub_c, p_norm, c_norm)
+
+
+def _place_new(sub_p: str, sub_c: str, p_norm: str | None, c_norm: str | None) -> Residence:
+    faults: list[Fault] = []
+    prov: str | None = None
+    if p_norm is not None and p_norm in _provinces():
+        prov = p_norm
+    elif p_norm is not None and (old := pre2025_province(p_norm)) is not None:
+        new = _provinces()[old.new_code]
+        faults.append(Fault("province", "old_province_code",
+                            {"value": p_norm, "old_name": old.name, "suggestion": f"{new.code} ({new.name})"},
+                            ((new.code, new.name),)))
+    else:
+        faults.append(Fault("province", "unknown_province", {"value": sub_p}))
+
+    comm: Commune | None = _communes().get(c_norm) if c_norm else None
+    if comm is None:
+        found = _old_communes().get(c_norm) if c_norm else None
+        if found is not None:
+            old_unit, candidates = found
+            faults.append(Fault("commune", "old_commune_code",
+                                {"value": old_unit.code, "old_name": _old_label(old_unit),
+                                 "suggestion": _listing(candidates)},
+                                tuple((c.code, c.name) for c in candidates)))
+        else:
+            faults.append(Fault("commune", "unknown_commune", {"value": sub_c}))
+    elif prov is not None and comm.province_code != prov:
+        faults.append(Fault("commune", "commune_not_in_province",
+                            {"value": comm.code, "province": f"{prov} ({_provinces()[prov].name})"}))
+        comm = None
+    return Residence(prov if not faults else None, comm.code if comm and not faults else None, sub_p, sub_c,
+                     faults=tuple(faults))
+
+
+def _place_old(
+    sub_p: str, sub_c: str, p_norm: str | None, c_norm: str | None, processing_unit: str | None
+) -> Residence:
+    faults: list[Fault] = []
+    translations: list[CodeTranslation] = []
+    old_prov = pre2025_province(p_norm) if p_norm else None
+    prov: str | None = None
+    if old_prov is not None:
+        prov = old_prov.new_code
+        translations.append(CodeTranslation("province", old_prov.code, old_prov.name, prov,
+                                             _provinces()[prov].name, Rule.ONE_TO_ONE))
+    elif p_norm is not None and p_norm in _provinces():
+        prov = p_norm
+    else:
+        faults.append(Fault("province", "unknown_province", {"value": sub_p}))
+
+    comm: str | None = None
+    found = _old_communes().get(c_norm) if c_norm else None
+    if found is not None:
+        old_unit, candidates = found
+        if old_prov is not None and old_unit.province_code != old_prov.code:
+            faults.append(Fault("commune", "commune_not_in_province",
+                                {"value": old_unit.code, "province": f"{old_prov.code} ({old_prov.name})"}))
+        elif len(candidates) == 1:
+            comm = candidates[0].code
+            translations.append(CodeTranslation("commune", old_unit.code, _old_label(old_unit), comm,
+                                                 candidates[0].name, Rule.ONE_TO_ONE))
+        elif (choice := _split_choice(candidates, _unit_hints(processing_unit))) is not None:
+            comm = choice.code
+            translations.append(CodeTranslation("commune", old_unit.code, _old_label(old_unit), comm, choice.name,
+                                                 Rule.SPLIT_BY_PROCESSING_UNIT))
+        else:
+            faults.append(Fault("commune", "commune_split_ambiguous",
+                                {"value": old_unit.code, "old_name": _old_label(old_unit),
+                                 "candidates": _listing(candidates)},
+                                tuple((c.code, c.name) for c in candidates)))
+    elif c_norm is not None and c_norm in _communes():
+        comm = c_norm  # a code created by the reform: it can only be a code in force
+    else:
+        faults.append(Fault("commune", "unknown_commune", {"value": sub_c}, template="unknown_commune_pre2025"))
+
+    if comm is not None and prov is not None and _communes()[comm].province_code != prov:
+        faults.append(Fault("commune", "commune_not_in_province",
+                            {"value": sub_c, "province": f"{prov} ({_provinces()[prov].name})"}))
+    if faults:
+        return Residence(None, None, sub_p, sub_c, faults=tuple(faults))
+    return Residence(prov, comm, sub_p, sub_c, translations=tuple(translations))
+
+
+def place_processing_unit(unit: str, *, received_on: date, residence_commune: str | None = None) -> ProcessingUnit:
+    """``MaDonViXuLy`` in force, by the dossier's date; a unit that is no commune code passes as is.
+
+    Only a code of exactly five digits is read as a commune. Before :data:`REFORM_DAY` a pre-2025
+    commune is translated (a split one to the candidate that is the residence's commune in force,
+    ``residence_commune``, else ``commune_split_ambiguous``); from that day a pre-2025-only commune
+    code is ``old_commune_code``.
+    """
+    if not _is_commune_code(unit):
+        return ProcessingUnit(unit)
+    found = _old_communes().get(unit)
+    if not old_list_applies(received_on):
+        if unit in _communes() or found is None:
+            return ProcessingUnit(unit)
+        old_unit, candidates = found
+        return ProcessingUnit(None, fault=Fault(
+            "processing_unit", "old_commune_code",
+            {"value": unit, "old_name": _old_label(old_unit), "suggestion": _listing(candidates)},
+            tuple((c.code, c.name) for c in candidates)))
+    if found is None:
+        return ProcessingUnit(unit)
+    old_unit, candidates = found
+    if len(candidates) == 1:
+        choice, rule = candidates[0], Rule.ONE_TO_ONE
+    elif (picked := _split_choice(candidates, {residence_commune} if residence_commune else set())) is not None:
+        choice, rule = picked, Rule.SPLIT_BY_RESIDENCE
+    else:
+        return ProcessingUnit(None, fault=Fault(
+            "processing_unit", "commune_split_ambiguous",
+            {"value": unit, "old_name": _old_label(old_unit), "candidates": _listing(candidates)},
+            tuple((c.code, c.name) for c in candidates)))
+    translation = CodeTranslation("processing_unit", unit, _old_label(old_unit), choice.code, choice.name, rule)
+    return ProcessingUnit(choice.code, translation)

@@ -19,6 +19,7 @@ from mappings.model import (
     Applicant,
     AttachmentFacts,
     Beneficiary,
+    CodeTranslation,
     Document,
     Dossier,
     PartialDate,
@@ -31,6 +32,7 @@ def dossier_to_json(dossier: Dossier) -> dict[str, Any]:
     data["received_at"] = dossier.received_at.isoformat()
     data["due_at"] = dossier.due_at.isoformat() if dossier.due_at else None
     data["documents"] = [asdict(d) for d in dossier.documents]
+    data["translations"] = [asdict(t) for t in dossier.translations]
     return data
 
 
@@ -57,6 +59,8 @@ def dossier_from_json(data: Mapping[str, Any]) -> Dossier:
             relation_to_applicant=ben.get("relation_to_applicant"),
         ),
         documents=tuple(Document(**d) for d in data["documents"]),
+        # Revisions stored before the 2025-reform rules have no record of translations.
+        translations=tuple(CodeTranslation(**t) for t in data.get("translations") or ()),
     )
 
 
@@ -66,6 +70,9 @@ def fingerprint(dossier: Dossier, attachments: Mapping[str, AttachmentFacts]) ->
     ``MaBam`` (declared hash) is left out: once checked it says nothing the bytes do not.
     """
     content = dossier_to_json(dossier)
+    # Derived from the codes received (already in the content) and the published table: a record of
+    # how, not content; leaving it out keeps fingerprints of revisions stored before it existed.
+    content.pop("translations")
     for doc in content["documents"]:
         doc.pop("declared_sha256", None)
     content["documents"].sort(key=lambda d: d["file_id"])

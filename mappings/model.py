@@ -34,6 +34,21 @@ class PartialDate:
 
 
 @dataclass(frozen=True)
+class CodeTranslation:
+    """A pre-2025 administrative code read on a dossier received before 1 July 2025, and its code in force.
+
+    Recorded even when the code stays the same: 16171 was Xã Nga Trường and is now Xã Ba Đình.
+    """
+
+    field: str  # province | commune | processing_unit
+    received: str  # the code as received (zero-padded)
+    received_name: str  # its pre-2025 name (with the district, for a commune)
+    code: str  # the code in force sent to the ministry
+    name: str
+    rule: str  # mappings.admin_units.Rule
+
+
+@dataclass(frozen=True)
 class Address:
     """A permanent-residence address, codes already translated to the list in force."""
 
@@ -88,10 +103,11 @@ class Dossier:
     channel: int  # KenhThucHien 1 in person, 2 online, 3 by post
     received_at: datetime  # aware, Asia/Ho_Chi_Minh (+07:00)
     due_at: datetime | None  # NgayHenTra, aware; None when the province did not send one
-    processing_unit: str  # MaDonViXuLy
+    processing_unit: str  # MaDonViXuLy, in force (translated when it was a pre-2025 commune code)
     applicant: Applicant
     beneficiary: Beneficiary
     documents: tuple[Document, ...]
+    translations: tuple[CodeTranslation, ...] = ()  # pre-2025 codes read, and what they became
 
 
 @dataclass(frozen=True)

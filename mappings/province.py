@@ -26,14 +26,15 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from mappings.admin_units import translate_unit
-from mappings.dates import parse_birth_date, parse_timestamp, today_vn
+from mappings.admin_units import place_processing_unit, place_residence, translate_unit
+from mappings.dates import VN_TZ, parse_birth_date, parse_timestamp, today_vn
 from mappings.errors import FieldError
 from mappings.model import (
     Address,
     Applicant,
     AttachmentFacts,
     Beneficiary,
+    CodeTranslation,
     Document,
     Dossier,
     PartialDate,
@@ -90,11 +91,20 @@ class _Errors:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
 
-    def add(self, field: str, code: str, *, template: str | None = None, **params: Any) -> None:
+    def add(
+        self,
+        field: str,
+        code: str,
+        *,
+        template: str | None = None,
+        choices: tuple[tuple[str, str], ...] = (),
+        **params: Any,
+    ) -> None:
         """Record a fault; ``template`` picks another message (errors.yaml key) for the same code."""
         from mappings.tables import error_message
 
-        self.items.append(FieldError(field, code, error_message(template or code, field=field, **params)))
+        message = error_message(template or code, field=field, **params)
+        self.items.append(FieldError(field, code, message, choices))
 
 
 def _join(path: str, key: str) -> str:
@@ -293,43 +303,62 @@ def _applicant(errs: _Errors, raw: Mapping[str, Any]) -> Applicant | None:
     return Applicant(full_name=full_name, personal_id=pid, phone=phone, email=email)
 
 
-def _address(errs: _Errors, parent: Mapping[str, Any], base: str) -> Address | None:
+def _address(
+    errs: _Errors, parent: Mapping[str, Any], base: str, received_on: date | None, unit: str | None
+) -> tuple[Address | None, tuple[CodeTranslation, ...]]:
     path = f"{base}.NoiThuongTru"
     obj = _obj(errs, parent, "NoiThuongTru", base)
     if obj is None:
-        return None
+        return None, ()
     before = len(errs.items)
     prov = _text(errs, obj, "MaTinh", path, max_len=_MAX["short_code"])
     comm = _text(errs, obj, "MaXa", path, max_len=_MAX["short_code"])
     detail = _text(errs, obj, "DiaChiChiTiet", path, max_len=_MAX["address"], required=False)
     if prov is None and comm is None:
-        return None
-    unit = translate_unit(prov or "", comm or "")
-    for error in unit.errors:
-        if error.field == "province" and prov is not None:
-            errs.add(f"{path}.MaTinh", error.code, value=_show(prov))
-        elif error.field == "commune" and comm is not None:
-            errs.add(f"{path}.MaXa", error.code, value=_show(comm), province=unit.province_code or prov)
+        return None, ()
+    fields = {"province": f"{path}.MaTinh", "commune": f"{path}.MaXa"}
+    sent = {"province": prov, "commune": comm}
+    translations: tuple[CodeTranslation, ...] = ()
+    if received_on is None:
+        # No valid NgayTiepNhan to say which list the codes are from (that fault is reported):
+        # check them against both lists, so that a code in neither is reported too.
+        unit_read = translate_unit(prov or "", comm or "")
+        for error in unit_read.errors:
+            if sent[error.field] is not None:
+                errs.add(fields[error.field], error.code, value=_show(sent[error.field]),
+                         province=unit_read.province_code or prov)
+        province_code, commune_code = unit_read.province_code, unit_read.commune_code
+        submitted = (unit_read.submitted_province_code, unit_read.submitted_commune_code)
+    else:
+        placed = place_residence(prov or "", comm or "", received_on=received_on, processing_unit=unit)
+        for fault in placed.faults:
+            if sent[fault.field] is not None:
+                errs.add(fields[fault.field], fault.code, template=fault.template, choices=fault.choices,
+                         **{**fault.params, "value": _show(fault.params.get("value", sent[fault.field]))})
+        province_code, commune_code = placed.province_code, placed.commune_code
+        submitted = (placed.submitted_province_code, placed.submitted_commune_code)
+        translations = placed.translations
     if len(errs.items) > before or prov is None or comm is None:
-        return None
-    assert unit.province_code is not None and unit.commune_code is not None
-    return Address(
-        province_code=unit.province_code,
-        commune_code=unit.commune_code,
+        return None, ()
+    assert province_code is not None and commune_code is not None
+    address = Address(
+        province_code=province_code,
+        commune_code=commune_code,
         detail=detail,
         # The normalised spelling: 8 and "08" are the same code and must fingerprint alike.
-        submitted_province_code=unit.submitted_province_code,
-        submitted_commune_code=unit.submitted_commune_code,
+        submitted_province_code=submitted[0],
+        submitted_commune_code=submitted[1],
     )
+    return address, translations
 
 
 def _beneficiary(
-    errs: _Errors, raw: Mapping[str, Any], today: date
-) -> tuple[Beneficiary | None, BeneficiaryGroup | None]:
+    errs: _Errors, raw: Mapping[str, Any], today: date, received_on: date | None, unit: str | None
+) -> tuple[Beneficiary | None, BeneficiaryGroup | None, tuple[CodeTranslation, ...]]:
     path = "DuLieuToKhai"
     obj = _obj(errs, raw, path, "")
     if obj is None:
-        return None, None
+        return None, None, ()
     before = len(errs.items)
     full_name = _text(errs, obj, "HoTen", path, max_len=_MAX["name"], name=True)
 
@@ -359,7 +388,7 @@ def _beneficiary(
         if ethnic_group(ethnic) is None:
             errs.add(f"{path}.MaDanToc", "unknown_ethnic_group", value=_show(ethnic))
 
-    residence = _address(errs, obj, path)
+    residence, translations = _address(errs, obj, path, received_on, unit)
 
     group: BeneficiaryGroup | None = None
     group_code = _text(errs, obj, "NhomDoiTuong", path, max_len=_MAX["code"])
@@ -371,7 +400,7 @@ def _beneficiary(
     relation = _text(errs, obj, "QuanHeVoiChuHoSo", path, max_len=_MAX["relation"], required=False)
 
     if len(errs.items) > before:
-        return None, group
+        return None, group, ()
     assert full_name and birth and gender and pid and ethnic and residence and group
     beneficiary = Beneficiary(
         full_name=full_name,
@@ -383,7 +412,7 @@ def _beneficiary(
         group_code=group.code,
         relation_to_applicant=relation,
     )
-    return beneficiary, group
+    return beneficiary, group, translations
 
 
 def _documents(
@@ -558,8 +587,21 @@ def parse_dossier(
         )
 
     unit = _text(errs, raw, "MaDonViXuLy", "", max_len=_MAX["code"])
+    received_on = received.astimezone(VN_TZ).date() if received is not None else None
     applicant = _applicant(errs, raw)
-    beneficiary, group = _beneficiary(errs, raw, today)
+    beneficiary, group, translations = _beneficiary(errs, raw, today, received_on, unit)
+    if unit is not None and received_on is not None:
+        placed_unit = place_processing_unit(
+            unit,
+            received_on=received_on,
+            residence_commune=beneficiary.residence.commune_code if beneficiary else None,
+        )
+        if placed_unit.fault is not None:
+            errs.add("MaDonViXuLy", placed_unit.fault.code, template=f"{placed_unit.fault.code}_unit",
+                     choices=placed_unit.fault.choices, **placed_unit.fault.params)
+        elif placed_unit.translation is not None:
+            unit = placed_unit.code
+            translations = (*translations, placed_unit.translation)
     documents, components_seen = _documents(errs, raw, attachments)
     _component_rules(errs, proc, group, components_seen)
 
@@ -577,5 +619,6 @@ def parse_dossier(
         applicant=applicant,
         beneficiary=beneficiary,
         documents=tuple(documents),
+        translations=translations,
     )
     return dossier, []

@@ -38,7 +38,8 @@ def test_a_refusal_is_documented_as_a_problem_document(openapi: dict[str, Any], 
     assert {"type", "title", "status", "code", "detail", "errors"} <= set(schema["properties"])
     assert {"type", "title", "status", "code"} <= set(schema["required"])
     errors = _resolve(openapi, schema["properties"]["errors"]["items"])
-    assert set(errors["properties"]) == {"field", "code", "message"}
+    assert set(errors["properties"]) == {"field", "code", "message", "choices"}
+    assert set(errors["required"]) == {"field", "code", "message"}
 
 
 def test_the_receipt_and_the_dossier_are_documented_in_the_contract_spelling(openapi: dict[str, Any]) -> None:

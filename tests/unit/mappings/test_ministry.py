@@ -105,15 +105,17 @@ def test_gender(gender: int, pid: str, code: str) -> None:
     assert to_ministry_body(parse_ok(raw), {"f1": "TT-1"})["doiTuong"]["gioiTinh"] == code
 
 
-def test_processing_unit_is_the_receiving_unit() -> None:
-    assert to_ministry_body(dossier(MaDonViXuLy="26734"), {"f1": "TT-1"})["maDonViTiepNhan"] == "26734"
+def test_processing_unit_is_the_receiving_unit_in_force() -> None:
+    # Received 2024: 26734 is the pre-2025 Phường Tân Định (Quận 1), now 26737; an agency code passes as is.
+    assert to_ministry_body(dossier(MaDonViXuLy="26734"), {"f1": "TT-1"})["maDonViTiepNhan"] == "26737"
+    assert to_ministry_body(dossier(MaDonViXuLy="000.00.12.H56"), {"f1": "TT-1"})["maDonViTiepNhan"] == "000.00.12.H56"
 
 
 def test_address_codes_are_the_ones_in_force() -> None:
     raw = sample_dossier()
-    raw["DuLieuToKhai"]["NoiThuongTru"] = {"MaTinh": "2", "MaXa": 2269}  # pre-2025 Hà Giang, padded commune
+    raw["DuLieuToKhai"]["NoiThuongTru"] = {"MaTinh": "2", "MaXa": 703}  # 2024: Hà Giang, Xã Kim Thạch, unpadded
     residence = to_ministry_body(parse_ok(raw), {"f1": "TT-1"})["doiTuong"]["noiThuongTru"]
-    assert residence == {"maTinh": "08", "maXa": "02269", "diaChiChiTiet": None}
+    assert residence == {"maTinh": "08", "maXa": "00706", "diaChiChiTiet": None}
 
 
 def test_applicant_without_optional_fields() -> None:

@@ -142,10 +142,11 @@ def test_optional_fields_may_be_absent() -> None:
 
 
 def test_pre2025_province_code_is_translated_and_kept() -> None:
-    raw = edit(sample_dossier(), "DuLieuToKhai.NoiThuongTru", {"MaTinh": "02", "MaXa": "02269"})
+    # Received 2024: Hà Giang (02), Xã Kim Thạch of Vị Xuyên (00703) -> Tuyên Quang, Xã Phú Linh.
+    raw = edit(sample_dossier(), "DuLieuToKhai.NoiThuongTru", {"MaTinh": "02", "MaXa": "00703"})
     residence = parse_ok(raw).beneficiary.residence
-    assert (residence.province_code, residence.commune_code) == ("08", "02269")
-    assert (residence.submitted_province_code, residence.submitted_commune_code) == ("02", "02269")
+    assert (residence.province_code, residence.commune_code) == ("08", "00706")
+    assert (residence.submitted_province_code, residence.submitted_commune_code) == ("02", "00703")
 
 
 def test_declared_hash_is_checked_case_insensitively() -> None:

@@ -213,6 +213,33 @@ def normalise_dossier(raw: object) -> object:
     return _normalise(raw, SHAPE)
 
 
+_FILE_SOURCES = ("NoiDungBase64", "DuongDanTaiTepTin")  # read by the intake, not by the parser
+
+
+def respell_file_references(raw: object) -> object:
+    """``raw`` with each ``TaiLieuNop`` item's file id and file source in the parser's spelling.
+
+    The intake matches received files to ``TepDinhKemId`` before validation, so it must read the
+    id as :func:`normalise_dossier` will (``1`` = ``"1"``, ``" f1 "`` = ``"f1"``); ``NoiDungBase64``
+    and ``DuongDanTaiTepTin`` are trimmed. Other members are kept as they are (the parser drops
+    them); ``raw`` itself is not changed.
+    """
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("TaiLieuNop"), list):
+        return raw
+    kind = FIELDS["TaiLieuNop[].TepDinhKemId"]
+    items = []
+    for item in raw["TaiLieuNop"]:
+        if isinstance(item, Mapping):
+            item = dict(item)
+            if "TepDinhKemId" in item:
+                item["TepDinhKemId"] = _leaf(item["TepDinhKemId"], kind)
+            for key in _FILE_SOURCES:
+                if isinstance(item.get(key), str):
+                    item[key] = item[key].strip() or None
+        items.append(item)
+    return {**raw, "TaiLieuNop": items}
+
+
 def _obj(errs: _Errors, parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
     """A required JSON object member."""
     field = _join(path, key)

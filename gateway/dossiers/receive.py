@@ -27,6 +27,7 @@ from gateway.problems import Problem
 from gateway.settings import Settings
 from mappings.errors import FieldError
 from mappings.model import AttachmentFacts
+from mappings.province import respell_file_references
 from mappings.tables import error_message
 
 DOSSIER_PART = "hoso"
@@ -65,7 +66,7 @@ async def receive_submission(request: Request, settings: Settings, blobs: BlobSt
             await _read_multipart(request, boundary, settings, blobs, submission)
         elif media_type == b"application/json" or media_type.endswith(b"+json"):
             body = await _read_limited(request.stream(), settings.max_json_body_bytes)
-            submission.raw = _decode_json(body, "body", settings.max_json_depth)
+            submission.raw = respell_file_references(_decode_json(body, "body", settings.max_json_depth))
             stage = functools.partial(_stage_base64_files, submission, settings, blobs)
             if _has_url_attachments(submission.raw):
                 await anyio.to_thread.run_sync(stage)
@@ -370,4 +371,5 @@ async def _read_multipart(
     if reader.dossier_json is None:
         raise Problem(422, "validation_failed", "Thiếu phần 'hoso' chứa dữ liệu hồ sơ.",
                       errors=[FieldError(DOSSIER_PART, "required", "Thiếu phần 'hoso' chứa dữ liệu hồ sơ.")])
-    submission.raw = _decode_json(bytes(reader.dossier_json), DOSSIER_PART, settings.max_json_depth)
+    submission.raw = respell_file_references(
+        _decode_json(bytes(reader.dossier_json), DOSSIER_PART, settings.max_json_depth))

@@ -69,6 +69,33 @@ def test_a_dossier_lands_in_pending_reception_with_every_attachment(
     assert [h["event"] for h in state["history"]] == ["received", "delivered"]
 
 
+def test_pre2025_dossiers_reach_the_ministry_with_the_codes_in_force(
+    gateway_factory: Callable[..., str], ministry: SandboxHandle
+) -> None:
+    url = gateway_factory()
+    # Received 2024 with pre-2025 codes: Hà Giang's Xã Kim Thạch (now Tuyên Quang, Xã Phú Linh), and
+    # Khánh Hòa's Xã Cam Tân, split in three, resolved by its processing unit (Xã Suối Dầu, 22708).
+    merged = sample_dossier(MaHoSo="000.00.12.H56-240115-0101", MaDonViXuLy="00703")
+    merged["DuLieuToKhai"]["NoiThuongTru"].update(MaTinh="02", MaXa="00703")
+    split = sample_dossier(MaHoSo="000.00.12.H56-240115-0102", MaDonViXuLy="22708")
+    split["DuLieuToKhai"]["NoiThuongTru"].update(MaTinh="56", MaXa="22435")
+    for dossier in (merged, split):
+        _post(url, dossier, sample_files(dossier))
+
+    expected = {merged["MaHoSo"]: ("08", "00706", "00706"), split["MaHoSo"]: ("56", "22708", "22708")}
+    for code, (province, commune, unit) in expected.items():
+        state = wait_until(lambda code=code: _delivered(url, code))  # type: ignore[misc]
+        [landed] = _created(ministry, code)
+        residence = landed["doiTuong"]["noiThuongTru"]
+        assert (residence["maTinh"], residence["maXa"], landed["maDonViTiepNhan"]) == (province, commune, unit)
+        content = state["content"]
+        assert content["beneficiary"]["residence"]["commune_code"] == commune
+        assert {t["field"]: t["code"] for t in content["translations"]} == {
+            "province": province, "commune": commune, "processing_unit": unit}
+    kept = _state(url, merged["MaHoSo"])["content"]["beneficiary"]["residence"]
+    assert (kept["submitted_province_code"], kept["submitted_commune_code"]) == ("02", "00703")
+
+
 def test_failures_of_the_line_are_retried_until_delivered(
     gateway_factory: Callable[..., str], ministry: SandboxHandle
 ) -> None:

@@ -11,7 +11,7 @@ from adapters.province.samples import sample_dossier
 from gateway.db import Database
 from gateway.models import DossierRevision
 from tests.conftest import PROVINCE_KEY
-from tests.support.intake import post_json, post_multipart, sample_files
+from tests.support.intake import auth, post_json, post_multipart, sample_files, with_base64
 
 
 def revisions(db: Database) -> int:
@@ -50,3 +50,21 @@ def test_a_huge_digit_string_is_a_422_not_a_500(client: TestClient) -> None:
     answer = post_json(client, PROVINCE_KEY, raw, sample_files(raw))
     assert answer.status_code == 422, answer.text
     assert [(e["field"], e["code"]) for e in answer.json()["errors"]] == [("KenhThucHien", "invalid_type")]
+
+
+def test_a_numeric_or_padded_file_id_still_finds_its_base64_file(client: TestClient, db: Database) -> None:
+    raw = sample_dossier(MaHoSo="000.00.12.H56-240115-0077")
+    raw["TaiLieuNop"][0]["TepDinhKemId"] = "1"
+    files = sample_files(raw)
+    body = with_base64(raw, files)
+    body["TaiLieuNop"][0]["TepDinhKemId"] = 1  # a number, as some exports send ids
+    body["TaiLieuNop"][0]["NoiDungBase64"] = "\n " + body["TaiLieuNop"][0]["NoiDungBase64"] + " \n"
+    first = client.post("/api/v1/dossiers", json=body, headers=auth(PROVINCE_KEY))
+    assert first.status_code == 202, first.text
+
+    body["TaiLieuNop"][0]["TepDinhKemId"] = " 1 "
+    again = client.post("/api/v1/dossiers", json=body, headers=auth(PROVINCE_KEY))
+    assert again.status_code == 200, again.text
+    assert revisions(db) == 1
+    detail = client.get("/api/v1/dossiers/000.00.12.H56-240115-0077", headers=auth(PROVINCE_KEY)).json()
+    assert [a["TepDinhKemId"] for a in detail["attachments"]] == ["1"]

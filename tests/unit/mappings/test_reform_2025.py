@@ -81,7 +81,7 @@ def test_a_code_of_both_lists_means_the_old_commune_before_the_reform_and_the_ne
 
 
 def test_the_reform_day_is_read_in_vietnam_time() -> None:
-    assert REFORM_DAY == date(2025, 7, 1)
+    assert date(2025, 7, 1) == REFORM_DAY
     assert residence_sent(dossier("20250630235959", "38", "16096"))["maXa"] == "16171"
     assert faults_of(dossier("20250701000000", "38", "16096")) == [
         ("DuLieuToKhai.NoiThuongTru.MaXa", "old_commune_code")]

@@ -146,7 +146,7 @@ def test_respelling_a_valid_dossier_keeps_the_same_dossier(data: st.DataObject) 
                         (("DuLieuToKhai", "NoiThuongTru", "MaTinh"), data.draw(st.sampled_from([38, "38", "02"])))):
         _get(document, path)[path[-1]] = value
     if document["DuLieuToKhai"]["NoiThuongTru"]["MaTinh"] == "02":
-        document["DuLieuToKhai"]["NoiThuongTru"]["MaXa"] = "02269"  # a pre-2025 pair, translated
+        document["DuLieuToKhai"]["NoiThuongTru"]["MaXa"] = "00703"  # 2024: Hà Giang, Xã Kim Thạch; translated
     assert check(data.draw, document)
 
 

@@ -1,6 +1,6 @@
 """Classification of the ministry's failures into transient (retry) and permanent (dead letter).
 
-The table is the contract's (shared/contracts/ministry-api.md, section 2). Messages are built from
+The table is the contract's (docs/contracts/ministry-api.md, section 2). Messages are built from
 the status, the ministry's own ``maLoi``/``thongDiep``/``chiTiet`` and fixed text only: a request
 body is never echoed, so an error can be logged, stored and shown without leaking personal data.
 """

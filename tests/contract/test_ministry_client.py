@@ -1,6 +1,6 @@
 """Contract tests: the gateway's real MinistryClient against the ministry sandbox, over a real socket.
 
-Each test states one rule of shared/contracts/ministry-api.md from the client's side: what it
+Each test states one rule of docs/contracts/ministry-api.md from the client's side: what it
 sends, how many times, and how it classifies every answer (or the lack of one).
 """
 

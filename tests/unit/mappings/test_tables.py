@@ -111,10 +111,12 @@ GROUPS = [
     ("TE_DUOI_4", "2.5", "TK_1A"),
     ("TE_4_16", "1.5", "TK_1A"),
     ("TN_16_22", "1.5", "TK_1A"),
+    ("HIV_TE_NGHEO", "2.5", "TK_1B"),  # 5.3: a child with HIV, on the HIV form (our reading)
     ("HIV_NGHEO", "1.5", "TK_1B"),
     ("DON_THAN_NGHEO", "1.0", "TK_1B"),
     ("NCT_NGHEO_KHONG_NGUOI_PHUNG_DUONG", "1.5", "TK_1C"),
     ("NCT_NGHEO_CO_NGUOI_PHUNG_DUONG", "1.5", "TK_1C"),  # 5.5a: the 1.0 some data gave is wrong
+    ("NCT_75_DTTS", "1.0", "TK_1C"),  # 5.5b
     ("NCT_80_KHONG_LUONG", "1.0", "TK_1C"),
     ("NCT_KHONG_NOI_NUONG_TUA", "3.0", "TK_1C"),
     ("NKT_DAC_BIET_NANG", "2.0", "TK_1D"),

@@ -49,7 +49,7 @@ class UnitError:
     """Why a submitted unit could not be placed: which code, and the stable error code."""
 
     field: Literal["province", "commune"]
-    code: str  # unknown_province | unknown_commune | commune_not_in_province | ambiguous_commune
+    code: str  # unknown_province | unknown_commune | commune_not_in_province | commune_split_ambiguous
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def translate_unit(province_code: str, commune_code: str) -> UnitTranslation:
     into. A post-2025 commune code is in force (even when it was also a pre-2025 code of another
     commune: this function does not know the dossier's date); otherwise the pre-2025 table is used,
     and a code missing from it (``unknown_commune``) or split between several new communes
-    (``ambiguous_commune``) is refused. The commune must lie in the (translated) province
+    (``commune_split_ambiguous``) is refused. The commune must lie in the (translated) province
     (``commune_not_in_province``). Every fault found is listed in ``errors``.
     """
     p_norm = normalise_code(province_code, 2)
@@ -218,7 +218,7 @@ def translate_unit(province_code: str, commune_code: str) -> UnitTranslation:
         if new_commune is None:
             targets = _commune_translations().get(c_norm, ())
             if len(targets) > 1:
-                errors.append(UnitError("commune", "ambiguous_commune"))
+                errors.append(UnitError("commune", "commune_split_ambiguous"))
             elif targets:
                 new_commune = _communes().get(targets[0])
     if new_commune is None and not any(e.field == "commune" for e in errors):

@@ -352,7 +352,8 @@ def _address(
         unit_read = translate_unit(prov or "", comm or "")
         for error in unit_read.errors:
             if sent[error.field] is not None:
-                errs.add(fields[error.field], error.code, value=_show(sent[error.field]),
+                template = f"{error.code}_undated" if error.code == "commune_split_ambiguous" else None
+                errs.add(fields[error.field], error.code, template=template, value=_show(sent[error.field]),
                          province=unit_read.province_code or prov)
         province_code, commune_code = unit_read.province_code, unit_read.commune_code
         submitted = (unit_read.submitted_province_code, unit_read.submitted_commune_code)

@@ -68,3 +68,15 @@ def test_a_numeric_or_padded_file_id_still_finds_its_base64_file(client: TestCli
     assert revisions(db) == 1
     detail = client.get("/api/v1/dossiers/000.00.12.H56-240115-0077", headers=auth(PROVINCE_KEY)).json()
     assert [a["TepDinhKemId"] for a in detail["attachments"]] == ["1"]
+
+
+def test_a_split_commune_answers_422_with_the_choices(client: TestClient, db: Database) -> None:
+    raw = sample_dossier(MaHoSo="000.00.12.H56-240115-0078", MaDonViXuLy="000.00.12.H56")
+    raw["DuLieuToKhai"]["NoiThuongTru"].update(MaTinh="56", MaXa="22435")  # 2024: Xã Cam Tân, split in three
+    answer = post_json(client, PROVINCE_KEY, raw, sample_files(raw))
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    [error] = answer.json()["errors"]
+    assert (error["field"], error["code"]) == ("DuLieuToKhai.NoiThuongTru.MaXa", "commune_split_ambiguous")
+    assert [c["code"] for c in error["choices"]] == ["22435", "22453", "22708"]
+    assert revisions(db) == 0

@@ -160,7 +160,7 @@ def test_pre2025_commune_codes_translate_through_the_data_file(monkeypatch: pyte
     assert unit.translated
 
     split = translate_unit("38", "99002")
-    assert [(e.field, e.code) for e in split.errors] == [("commune", "ambiguous_commune")]
+    assert [(e.field, e.code) for e in split.errors] == [("commune", "commune_split_ambiguous")]
     assert split.commune_code is None
 
 

@@ -133,7 +133,7 @@ def test_translate_unit_uses_the_table_only_for_codes_not_in_force() -> None:
     assert translate_unit("38", "16171").commune_code == "16171"
     # A split old code that is not in force stays refused as ambiguous (choosing is done elsewhere).
     split = translate_unit("38", "15328")
-    assert [(e.field, e.code) for e in split.errors] == [("commune", "ambiguous_commune")]
+    assert [(e.field, e.code) for e in split.errors] == [("commune", "commune_split_ambiguous")]
     # An old code of Hà Giang with the pre-2025 province code.
     assert translate_unit("02", "00688").errors == split.errors
 

@@ -196,3 +196,11 @@ def test_place_residence_reports_both_codes_at_once() -> None:
     assert [(f.field, f.code) for f in placed.faults] == [("province", "old_province_code"),
                                                           ("commune", "old_commune_code")]
     assert placed.province_code is None and placed.commune_code is None
+
+
+def test_without_a_valid_reception_date_codes_in_neither_list_are_still_reported() -> None:
+    raw = dossier("20241315083000", "38", "99999")  # month 13: which list applies is unknown
+    assert set(faults_of(raw)) == {("NgayTiepNhan", "invalid_timestamp"),
+                                   ("DuLieuToKhai.NoiThuongTru.MaXa", "unknown_commune")}
+    split = dossier("20241315083000", "38", "15328")  # Xã Hà Bình, split in two
+    assert ("DuLieuToKhai.NoiThuongTru.MaXa", "commune_split_ambiguous") in faults_of(split)

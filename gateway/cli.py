@@ -437,6 +437,15 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         files.add_row(_cell(a.TepDinhKemId), _cell(a.MaThanhPhanHoSo), _cell(a.content_type),
                       _cell(a.size), _cell(a.sha256[:16] + "…"))
     out.print(files)
+    translations = found.content.get("translations") or []
+    if translations:  # a dossier received before 1 July 2025: its pre-2025 unit codes, as translated
+        units = Table(title="unit codes translated (received before 1 July 2025)")
+        for name in ("field", "received", "was", "sent", "now", "rule"):
+            units.add_column(name, overflow="fold")
+        for t in translations:
+            units.add_row(_cell(t.get("field")), _cell(t.get("received")), _cell(t.get("received_name")),
+                          _cell(t.get("code")), _cell(t.get("name")), _cell(t.get("rule")))
+        out.print(units)
     history = Table(title="history")
     for name in ("at", "event", "rev", "detail"):
         history.add_column(name, overflow="fold")

@@ -150,6 +150,8 @@ def test_dossiers_show(cli: Run, settings: Settings, db: Database) -> None:
     assert shown.exit_code == 0, shown.output
     for expected in ("queued", "received", "deliver_dossier", "attachments", "history"):
         assert expected in shown.stdout
+    # Received 2024: its commune code 16171 is read as the pre-2025 Xã Nga Trường, now part of Xã Ba Đình.
+    assert "unit codes translated" in shown.stdout and "Xã Nga Trường" in shown.stdout
     # The dossier's content (names, ID numbers, birth dates) is not shown.
     assert dossier["DuLieuToKhai"]["SoDinhDanh"] not in shown.stdout
     assert dossier["DuLieuToKhai"]["HoTen"] not in shown.stdout

@@ -71,6 +71,13 @@ class ClaimAware(Protocol):
         ...
 
 
+class OwnPolicy(Protocol):
+    """A handler whose messages retry by a policy of their own (optional, besides :class:`Handler`):
+    e.g. a step that must keep trying for a day while the dispatcher's other messages give up sooner."""
+
+    policy: RetryPolicy
+
+
 Observer = Callable[[Message, str, float], None]
 """Called after each attempt with its outcome (``done``, ``retry``, ``dead``, ``lost``) and duration."""
 
@@ -391,7 +398,8 @@ class Dispatcher:
         return "done"
 
     def _retry_or_bury(self, handler: Handler, message: Message, error: TransientError, started_at: datetime) -> str:
-        at = self.policy.next_attempt(attempts=message.attempts, created_at=message.age_from, now=utcnow(),
+        policy: RetryPolicy = getattr(handler, "policy", None) or self.policy
+        at = policy.next_attempt(attempts=message.attempts, created_at=message.age_from, now=utcnow(),
                                       retry_after=error.retry_after)
         if at is None:
             return self._bury(handler, message, error, started_at)

@@ -146,6 +146,20 @@ async def test_transient_failures_go_dead_after_the_attempt_limit(db: Database) 
     assert len(handler.calls) == 5
 
 
+async def test_a_handler_with_its_own_policy_retries_by_it(db: Database) -> None:
+    patient, hasty = add(db, "A", 0, kind="patient"), add(db, "B", 0)
+
+    class Patient(Recorder):
+        kind = "patient"
+        policy = RetryPolicy(base_s=0.01, cap_s=0.05, max_attempts=8)
+
+    own = Patient({"A": [TransientError(f"fail {i}", trips_breaker=False) for i in range(10)]})
+    other = Recorder({"B": [TransientError(f"fail {i}", trips_breaker=False) for i in range(10)]})
+    await Dispatcher(db.session, [own, other], policy=FAST).run_until_idle()
+    assert (row(db, patient).state, row(db, patient).attempts) == ("dead", 8)
+    assert (row(db, hasty).state, row(db, hasty).attempts) == ("dead", 5)
+
+
 async def test_a_bug_in_a_handler_is_retried_not_lost(db: Database) -> None:
     message_id = add(db, "A", 0)
     handler = Recorder({"A": [KeyError("oops")]})

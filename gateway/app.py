@@ -16,6 +16,7 @@ from gateway.db import Database, create_database
 from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
+from gateway.identity.endpoints import router as identity_router
 from gateway.middleware import InputLimitsMiddleware, RequestContextMiddleware
 from gateway.migrate import ensure_migrated
 from gateway.problems import install_problem_handlers
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health_router)
     app.include_router(dossiers_router)
     app.include_router(admin_api_router)
+    app.include_router(identity_router)
     install_console(app)
 
     app.add_middleware(InputLimitsMiddleware, max_header_bytes=settings.max_header_bytes,

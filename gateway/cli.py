@@ -39,6 +39,9 @@ messages_app = typer.Typer(help="The transaction log (outbox messages): list, sh
 app.add_typer(messages_app, name="messages")
 dossiers_app = typer.Typer(help="Dossiers as the gateway holds them.", no_args_is_help=True)
 app.add_typer(dossiers_app, name="dossiers")
+identity_app = typer.Typer(help="The identity check against the population database: disagreements, releases.",
+                           no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
 
 err = Console(stderr=True)
 out = Console()
@@ -453,6 +456,56 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         history.add_row(_cell(_when(h.at)), _cell(h.event), _cell(h.revision), _cell(h.detail or h.note))
     out.print(history)
     out.print(_messages_table(messages, title="messages") if messages else Text("no messages", style="dim"))
+
+
+@identity_app.command("mismatches")
+def identity_mismatches(
+    since: str | None = typer.Option(None, help="checked at or after: a date, a date-time or a duration ago (7d)"),
+    ma_xa: str | None = typer.Option(None, "--ma-xa", help="the commune (code in force)"),
+    held: bool = typer.Option(False, "--held", help="only the dossiers held now"),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on standard output, for the communes' spreadsheets"),
+    limit: int = typer.Option(1000, min=1, max=100000),
+) -> None:
+    """The dossiers the population database disagreed with: which fields, never their values."""
+    from gateway.identity import service
+    from gateway.identity.endpoints import mismatches_csv, parse_report_filter
+    from gateway.problems import Problem
+
+    try:
+        moment, commune = parse_report_filter(since, ma_xa)
+    except Problem as exc:
+        raise typer.BadParameter("; ".join(f"--{e.field.replace('maXa', 'ma-xa')}: {e.message}"
+                                           for e in exc.errors)) from exc
+    with _database() as db:
+        page = service.mismatches(db, since=moment, commune=commune, held_only=held, limit=limit)  # type: ignore[arg-type]
+    if as_csv:
+        sys.stdout.write(mismatches_csv(page))
+        return
+    table = Table(title=f"identity disagreements ({page.count})")
+    for name in ("MaHoSo", "rev", "maXa", "outcome", "fields", "action", "checked", "request id"):
+        table.add_column(name, overflow="fold")
+    for m in page.items:
+        table.add_row(_cell(m.MaHoSo), _cell(m.revision), _cell(m.maXa), _cell(m.outcome), _cell(", ".join(m.fields)),
+                      _cell(m.action), _cell(_when(m.checkedAt)), _cell(m.requestId))
+    out.print(table if page.items else Text("no disagreement", style="dim"))
+
+
+@identity_app.command("release")
+def identity_release(
+    ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="The held dossier's code."),
+    reason: str = typer.Option(..., "--reason", help="why it goes to the ministry unverified (audited, in ghiChu)"),
+) -> None:
+    """Deliver a held dossier anyway (audited as the OS user)."""
+    from gateway.identity import service
+    from gateway.problems import Problem
+
+    with _database() as db:
+        try:
+            released = service.release(db, ma_ho_so, actor=_actor(), reason=reason)
+        except Problem as exc:
+            err.print(Text(exc.detail or exc.code, style="red"))
+            raise typer.Exit(1) from exc
+    out.print(f"released {released.MaHoSo} revision {released.revision}: queued for delivery")
 
 
 @app.command()

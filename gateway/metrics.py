@@ -33,3 +33,13 @@ CIRCUIT_STATE = Gauge(
 RETENTION_PURGED = Counter(
     "gateway_retention_purged_total", "Finished messages deleted by the worker's periodic retention purge"
 )
+IDENTITY_CHECKS = Counter(
+    "gateway_identity_checks_total",
+    "Revisions checked against the population database, by outcome (verified, mismatch, not_found, deceased, "
+    "unverified)",
+    ["outcome"],
+)
+IDENTITY_HELD = Gauge("gateway_identity_held", "Dossiers held because the population database disagrees")
+IDENTITY_OLDEST_HELD = Gauge(
+    "gateway_identity_oldest_held_seconds", "Age of the oldest held dossier's check (0 when none is held)"
+)

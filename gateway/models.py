@@ -37,6 +37,7 @@ class DeliveryState:
     DELIVERED = "delivered"
     FAILED = "failed"
     DEAD = "dead"
+    HELD = "held"  # the population database disagrees: not delivered until corrected or released
 
 
 class RevisionState:
@@ -129,6 +130,35 @@ class DossierEvent(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class IdentityCheck(SQLModel, table=True):
+    """A revision's beneficiary checked against the population database, once, and what was done with it.
+
+    No personal value is kept: which fields disagreed (the province's field paths), never what they held.
+    """
+
+    __tablename__ = "identity_check"
+    __table_args__ = (
+        UniqueConstraint("revision_id", name="uq_identity_check_revision"),
+        Index("ix_identity_check_checked_at", "checked_at"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    dossier_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier.id"), nullable=False))
+    ma_ho_so: str = Field(sa_column=Column(String(64), nullable=False))
+    revision_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier_revision.id"), nullable=False))
+    revision: int = Field(sa_column=Column(Integer, nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))  # mappings.identity.IdentityOutcome
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deceased: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # maYeuCau
+    action: str = Field(sa_column=Column(String(16), nullable=False))  # mappings.identity.IdentityAction
+    commune_code: str = Field(sa_column=Column(String(8), nullable=False))  # in force, for the communes' report
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # why unverified, or released
+    checked_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    released_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    released_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
 class MinistryChange(SQLModel, table=True):

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
 
+    # Identity check against the population database (population-api.md); unset URL: no check.
+    population_base_url: str | None = None
+    population_client_id: str | None = None
+    population_client_secret: SecretStr | None = None
+    population_timeout_s: float = Field(default=10.0, gt=0)
+    population_rate_per_s: float = Field(default=10.0, gt=0)  # the service allows about 10 requests/s per client
+    identity_policy: Literal["block", "warn"] = "block"
+    identity_max_wait_s: float = Field(default=86400.0, gt=0)
+
     # Delivery (the outbox dispatcher and the ministry client).
     ministry_timeout_s: float = 30.0
     # The HTTP transport under the ministry client's httpx API: aiohttp's pool (faster, bench/delivery.py) or
@@ -152,6 +161,11 @@ class Settings(BaseSettings):
     def callbacks_configured(self) -> bool:
         """True when status callbacks go to the province."""
         return bool(self.province_callback_url and self.province_callback_secret)
+
+    @property
+    def identity_configured(self) -> bool:
+        """True when new revisions are checked against the population database before delivery."""
+        return bool(self.population_base_url)
 
     @property
     def delivery_configured(self) -> bool:

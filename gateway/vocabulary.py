@@ -3,19 +3,25 @@
 Message kinds and peers name outbox messages and their circuit breakers; dossier events are the
 ``dossier_event.kind`` of a dossier's history; callback events are the province's ``SuKien``
 (province-api.md §4). Ministry statuses come from ``mappings/data/ministry_statuses.csv``
-(:mod:`mappings.statuses`); message states from :class:`outbox.models.MessageState`.
+(:mod:`mappings.statuses`); message states from :class:`outbox.models.MessageState`; what an identity
+check found and what was done with the revision from :mod:`mappings.identity`.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from mappings.identity import IdentityAction, IdentityOutcome
 from outbox.models import MessageState
+
+__all__ = ["CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "CallbackEvent", "DossierEventKind", "IdentityAction",
+           "IdentityOutcome", "MessageKind", "Peer", "callback_key", "dossier_code_of_key"]
 
 
 class MessageKind(StrEnum):
     """The kinds of outbox message the gateway enqueues, one handler each."""
 
+    VERIFY_IDENTITY = "verify_identity"  # a revision's beneficiary against the population database, once
     DELIVER_DOSSIER = "deliver_dossier"  # a revision into the ministry's pending-reception queue
     SUPPLEMENT_DOSSIER = "supplement_dossier"  # the new components of a revision, through bo-sung
     PROVINCE_CALLBACK = "province_callback"  # a signed status callback to the province
@@ -26,6 +32,7 @@ class Peer(StrEnum):
 
     MINISTRY = "ministry"
     PROVINCE = "province"
+    POPULATION = "population"  # the population database's verification service (population-api.md)
 
 
 class DossierEventKind(StrEnum):
@@ -36,6 +43,11 @@ class DossierEventKind(StrEnum):
     SUPPLEMENT_DELIVERED = "supplement_delivered"  # new components sent through bo-sung
     DELIVERY_FAILED = "delivery_failed"  # given up: the reasons are in the detail
     MINISTRY_STATUS = "ministry_status"  # the ministry's change feed moved it
+    IDENTITY_VERIFIED = "identity_verified"  # the population database agrees
+    IDENTITY_HELD = "identity_held"  # it disagrees: held, not delivered (policy block)
+    IDENTITY_MISMATCH = "identity_mismatch"  # it disagrees: delivered with the disagreement noted (policy warn)
+    IDENTITY_UNVERIFIED = "identity_unverified"  # no answer in time, or refused: delivered marked unverified
+    RELEASED = "released"  # a held revision delivered on an administrator's word
 
 
 class CallbackEvent(StrEnum):
@@ -44,6 +56,7 @@ class CallbackEvent(StrEnum):
     DELIVERED = "DA_CHUYEN_BO"
     STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
     SYNC_FAILED = "LOI_DONG_BO"
+    IDENTITY_MISMATCH = "SAI_LECH_DAN_CU"  # the population database disagrees (field paths in SaiLech)
 
 
 CALLBACK_KEY_PREFIX = "callback:"

@@ -1,5 +1,6 @@
 """The admin console's pages under ``/admin``: login and logout, the dashboard, the transaction log, one message,
-replay (one, or every message of a filter after a confirmation) and the audit log.
+replay (one, or every message of a filter after a confirmation), the audit log, and the dossiers held by the
+identity check with their release (after a confirmation, with a reason).
 
 Thin handlers over :mod:`gateway.admin.service`: read the query or form, call the service, render a template
 (:mod:`gateway.admin.console_render`). Pages show codes, states, dossier codes (MaHoSo) and error reasons only,
@@ -36,6 +37,9 @@ from gateway.admin.service import REPLAYABLE, audit_log, bulk_replay, get_messag
 from gateway.auth import authenticate
 from gateway.db import Database
 from gateway.deps import LocalWorker, get_database, get_settings
+from gateway.identity.service import mismatches as identity_mismatches
+from gateway.identity.service import release
+from gateway.problems import Problem
 from gateway.settings import Settings
 from gateway.vocabulary import MESSAGE_STATES, MessageKind, dossier_code_of_key
 from mappings.tables import ministry_status
@@ -309,3 +313,37 @@ def audit(request: Request, user: User, db: Db) -> HTMLResponse:
     next_url = (f"{root(request)}/audit?{urlencode({'before': entries[-1].id})}"
                 if len(entries) == AUDIT_PAGE_SIZE else None)
     return page(request, "audit.html", user=user, entries=entries, next_url=next_url, first_page=not before)
+
+
+@router.get("/held")
+def held(request: Request, user: User, db: Db) -> HTMLResponse:
+    """The dossiers held because the population database disagrees: which fields (never values), a release each."""
+    found = identity_mismatches(db, held_only=True, limit=PAGE_SIZE)
+    return page(request, "held.html", user=user, items=found.items, count=found.count,
+                flash=_release_flash(request.query_params))
+
+
+@router.get("/held/{ma_ho_so}/release")
+def release_confirm(request: Request, ma_ho_so: str, user: User, db: Db) -> HTMLResponse:
+    """The confirmation step of a release: the fields at fault and a reason to give."""
+    found = [m for m in identity_mismatches(db, held_only=True, limit=10000).items if m.MaHoSo == ma_ho_so]
+    return page(request, "release_confirm.html", user=user, item=found[0] if found else None, ma_ho_so=ma_ho_so,
+                error=None, status=200 if found else 404)
+
+
+@router.post("/held/{ma_ho_so}/release")
+def release_held(request: Request, ma_ho_so: str, user: FormUser, db: Db,
+                 reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Deliver the held dossier anyway (audited as the logged-in key's name; the reason goes in ghiChu)."""
+    try:
+        release(db, ma_ho_so, actor=user.actor, reason=reason)
+    except Problem as exc:
+        found = [m for m in identity_mismatches(db, held_only=True, limit=10000).items if m.MaHoSo == ma_ho_so]
+        return page(request, "release_confirm.html", user=user, item=found[0] if found else None, ma_ho_so=ma_ho_so,
+                    error=exc.errors[0].message if exc.errors else exc.detail, status=exc.status)
+    return RedirectResponse(f"{root(request)}/held?{urlencode({'released': ma_ho_so})}", status_code=303)
+
+
+def _release_flash(query: Mapping[str, str]) -> str | None:
+    code = query.get("released")
+    return f"Đã chuyển hồ sơ {code} vào hàng đợi gửi sang Bộ (ghi nhận chưa khớp CSDL dân cư)." if code else None

@@ -40,10 +40,12 @@ def callback(
     text: str | None,
     decision: dict[str, Any] | None = None,
     event_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Next:
     """The outbox message carrying the §4 callback of one event of dossier ``ma_ho_so``, for a step's
     :class:`~gateway.workflow.Outcome`. ``event_id``: a step's derived :attr:`~gateway.workflow.Step.event_id`,
-    else a fresh one; fixed here either way, so every retry of this callback carries the same one."""
+    else a fresh one; fixed here either way, so every retry of this callback carries the same one. ``extra``: the
+    event's own members (``SaiLech`` of SAI_LECH_DAN_CU)."""
     body = {
         "EventId": event_id or str(uuid.uuid4()),
         "MaHoSo": ma_ho_so,
@@ -55,6 +57,7 @@ def callback(
         "ThoiDiem": format_timestamp(at),
         "NoiDung": text,
         "QuyetDinh": decision_for_province(decision),
+        **(extra or {}),
     }
     return Next(MessageKind.PROVINCE_CALLBACK, callback_key(ma_ho_so), {"body": body})
 

@@ -221,7 +221,8 @@ class DeliverDossierHandler(_Base):
                 detail={"maLoi": "already_delivered", "delivered_revision": job.delivered_revision},
             )
         uploaded: Uploaded = []
-        created, files = await self._remembering(uploaded, self._create(job, uploaded, opened))
+        note = message.payload.get("note")  # the identity check's word for the officer, if it had one
+        created, files = await self._remembering(uploaded, self._create(job, uploaded, opened, note))
         # The ministry's own stamp of the arrival (``ngayTao``), on the same clock as its change feed: the
         # province orders DA_CHUYEN_BO and the officer's first move by these times, and an officer may act
         # before our answer arrives (the backfill benchmark saw DA_CHUYEN_BO stamped a second after the
@@ -254,11 +255,12 @@ class DeliverDossierHandler(_Base):
 
         return finish
 
-    async def _create(self, job: DeliveryJob, uploaded: Uploaded,
-                      opened: dict[str, BinaryIO]) -> tuple[CreatedDossier, int]:
-        """Upload the files, then create the dossier; (the ministry's answer, how many files it holds)."""
+    async def _create(self, job: DeliveryJob, uploaded: Uploaded, opened: dict[str, BinaryIO],
+                      note: str | None = None) -> tuple[CreatedDossier, int]:
+        """Upload the files, then create the dossier (``note`` in ``ghiChu``); (the ministry's answer, how many
+        files it holds)."""
         file_ids = await self._upload(job.files, uploaded, opened)
-        body = to_ministry_body(dossier_from_json(job.content), file_ids)
+        body = to_ministry_body(dossier_from_json(job.content), file_ids, note=note)
         if body.get("ngayHenTra") is None and job.due_at is not None:
             body["ngayHenTra"] = to_iso(job.due_at)  # computed from the procedure's legal time at intake
         try:

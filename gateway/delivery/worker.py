@@ -16,12 +16,14 @@ import structlog
 
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.transport import make_transport
+from adapters.population.client import PopulationClient
 from adapters.province.callbacks import ProvinceCallbackClient
 from gateway.admin.service import purge
 from gateway.blobs import BlobStore
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from gateway.db import Database
 from gateway.delivery.handlers import DeliverDossierHandler, SupplementDossierHandler
+from gateway.identity.handler import IdentityVerifier, VerifyIdentityHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
 from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
@@ -45,7 +47,8 @@ class Worker:
     """Owns the peer clients, the dispatcher and the reconciler; ``run()`` until ``stop()``."""
 
     def __init__(self, settings: Settings, db: Database, blobs: BlobStore, *, concurrency: int | None = None,
-                 client: MinistryClient | None = None, reconcile: bool = True) -> None:
+                 client: MinistryClient | None = None, reconcile: bool = True,
+                 population: IdentityVerifier | None = None) -> None:
         if not settings.delivery_configured and client is None:
             raise ValueError("GATEWAY_MINISTRY_CLIENT_ID and GATEWAY_MINISTRY_CLIENT_SECRET must be set to deliver")
         secret = settings.ministry_client_secret.get_secret_value() if settings.ministry_client_secret else ""
@@ -67,6 +70,20 @@ class Worker:
             DeliverDossierHandler(db, blobs, self.client, notify=notify),
             SupplementDossierHandler(db, blobs, self.client, notify=notify),
         ]
+        self.population: PopulationClient | None = None
+        retry = RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
+                            max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s)
+        if settings.identity_configured or population is not None:
+            if population is None:
+                pop_secret = settings.population_client_secret
+                self.population = PopulationClient(
+                    settings.population_base_url or "", settings.population_client_id or "",
+                    pop_secret.get_secret_value() if pop_secret else "",
+                    timeout=settings.population_timeout_s, rate_per_second=settings.population_rate_per_s)
+                population = self.population
+            handlers.append(VerifyIdentityHandler(db, population, policy=settings.identity_policy,
+                                                  max_wait_s=settings.identity_max_wait_s, retry=retry,
+                                                  notify=notify))
         if notify and settings.province_callback_url and settings.province_callback_secret:
             handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
                 self.callback_http, settings.province_callback_url,
@@ -81,9 +98,8 @@ class Worker:
             config=DispatcherConfig(concurrency=concurrency or settings.worker_concurrency,
                                     lease_s=settings.outbox_lease_s, poll_s=settings.outbox_poll_s,
                                     attempt_timeout_s=max(60.0, settings.ministry_timeout_s * 10)),
-            policy=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
-                               max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s),
-            breakers={Peer.MINISTRY: breaker(), Peer.PROVINCE: breaker()},
+            policy=retry,
+            breakers={target: breaker() for target in {Peer.MINISTRY, Peer.PROVINCE, *(h.target for h in handlers)}},
             observer=_observe,
         )
         self.reconciler = (
@@ -121,6 +137,8 @@ class Worker:
         finally:
             await self.client.aclose()
             await self.callback_http.aclose()
+            if self.population is not None:
+                await self.population.aclose()
 
     async def _retention(self) -> None:
         """Purge finished messages past the retention age now, then every ``retention_interval_s``.

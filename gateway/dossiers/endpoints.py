@@ -16,6 +16,7 @@ from gateway.dossiers.receive import receive_submission
 from gateway.dossiers.schemas import DossierDetail, DossierList, DossierReceipt
 from gateway.metrics import INTAKE_REQUESTS
 from gateway.problems import Problem, problem_responses
+from gateway.settings import Settings
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
@@ -61,7 +62,8 @@ async def submit_dossier(request: Request, response: Response,
             receipt = await anyio.to_thread.run_sync(
                 functools.partial(service.submit_dossier, db, submission, principal.name,
                                   extra_days_off=settings.calendar_extra_days_off,
-                                  extra_workdays=settings.calendar_extra_workdays))
+                                  extra_workdays=settings.calendar_extra_workdays,
+                                  verify_identity=settings.identity_configured))
         finally:
             submission.discard()
     except Problem as problem:
@@ -102,6 +104,7 @@ def read_dossier(
     ma_ho_so: str,
     _principal: Annotated[Principal, Depends(require_scope("dossiers:read"))],
     db: Annotated[Database, Depends(get_database)],
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> DossierDetail:
-    """Province-api.md §3."""
-    return service.get_dossier(db, ma_ho_so)
+    """Province-api.md §3, and the identity check of the latest revision."""
+    return service.get_dossier(db, ma_ho_so, identity_configured=settings.identity_configured)

@@ -245,6 +245,28 @@ def mark_failing(session: Session, dossier_id: str) -> None:
                        {"p_id": dossier_id, "p_state": DeliveryState.FAILED, "p_now": utcnow()})
 
 
+def mark_held(session: Session, dossier_id: str) -> None:
+    """The population database disagrees with an undelivered dossier: it reads ``held`` (not delivered)."""
+    _run(session, _statements().set_state_undelivered,
+         {"p_id": dossier_id, "p_state": DeliveryState.HELD, "p_now": utcnow()})
+
+
+def mark_queued(session: Session, dossier_id: str) -> None:
+    """An undelivered dossier is on its way again (a held one released): it reads ``queued``."""
+    _run(session, _statements().set_state_undelivered,
+         {"p_id": dossier_id, "p_state": DeliveryState.QUEUED, "p_now": utcnow()})
+
+
+def lock_existing(session: Session, ma_ho_so: str) -> LockedDossier | None:
+    """The dossier ``ma_ho_so`` locked for this transaction, or None if there is none."""
+    row = _run(session, _intake_statements(session.connection().dialect.name).lock_by_code,
+               {"code": ma_ho_so}).first()
+    if row is None:
+        return None
+    return LockedDossier(row.id, row.ma_ho_so, row.current_revision, row.delivered_revision, row.delivery_state,
+                         row.ministry_status)
+
+
 def mark_dead(session: Session, dossier_id: str, revision: int) -> None:
     """Delivery of the revision failed for good: it is dead, and so is the dossier unless an earlier revision
     got through."""

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.identity.schemas import IdentityState
+
 
 class _Schema(BaseModel):
     """Built by field name in code, answered by alias (the contract's spelling)."""
@@ -77,6 +79,7 @@ class DossierDetail(DossierReceipt):
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     content: dict[str, Any]
+    identity: IdentityState = Field(description="the latest revision's check against the population database")
     attachments: list[AttachmentInfo]
     history: list[HistoryEntry]
 

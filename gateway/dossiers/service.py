@@ -24,6 +24,8 @@ from gateway.dossiers.schemas import (
     Links,
     MinistryState,
 )
+from gateway.identity import repository as identity
+from gateway.identity.schemas import IdentityState
 from gateway.models import DeliveryState, Dossier
 from gateway.problems import Problem
 from gateway.vocabulary import MessageKind
@@ -54,8 +56,12 @@ def _receipt(dossier_id: str, ma_ho_so: str, revision: int, state: str) -> Dossi
 
 
 def submit_dossier(db: Database, submission: Submission, client_name: str, *,
-                   extra_days_off: Collection[date] = (), extra_workdays: Collection[date] = ()) -> Receipt:
+                   extra_days_off: Collection[date] = (), extra_workdays: Collection[date] = (),
+                   verify_identity: bool = False) -> Receipt:
     """Validate a received submission and store it durably; raises :class:`Problem` on any fault.
+
+    ``verify_identity``: a revision to deliver is first checked against the population database (its
+    first step is ``verify_identity``, which enqueues the delivery).
 
     The staged files are committed to the blob store before the transaction (a row never points at
     missing bytes); the caller discards whatever staging is left afterwards.
@@ -92,6 +98,10 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
 
         number = row.current_revision + 1
         kind = MessageKind.DELIVER_DOSSIER if row.is_new else _supersede_or_supplement(session, row, number)
+        if kind == MessageKind.DELIVER_DOSSIER and verify_identity:
+            kind = MessageKind.VERIFY_IDENTITY
+        if row.delivery_state == DeliveryState.HELD:
+            identity.mark_corrected(session, row.id)  # this revision is the correction: checked again
         state = DeliveryState.QUEUED if row.delivered_revision is None else row.delivery_state
         repository.add_revision(session, row, number=number, fingerprint=digest, content=content, files=files,
                                 procedure_code=dossier.procedure_code, due_at=due_at, delivery_state=state,
@@ -120,15 +130,18 @@ def _supersede_or_supplement(session: Session, row: repository.LockedDossier, nu
                           "không thể thay thế.",
                           extra={"MaHoSo": row.ma_ho_so, "revision": row.current_revision})
         return MessageKind.SUPPLEMENT_DOSSIER
-    cancel_pending(session, MessageKind.DELIVER_DOSSIER, row.ma_ho_so, reason=f"superseded by revision {number}")
+    for pending in (MessageKind.VERIFY_IDENTITY, MessageKind.DELIVER_DOSSIER):
+        cancel_pending(session, pending, row.ma_ho_so, reason=f"superseded by revision {number}")
     repository.supersede_pending(session, row.id)
     return MessageKind.DELIVER_DOSSIER
 
 
-def get_dossier(db: Database, code: str) -> DossierDetail:
-    """The dossier's latest revision, delivery state, ministry id/status and history (§3)."""
+def get_dossier(db: Database, code: str, *, identity_configured: bool = False) -> DossierDetail:
+    """The dossier's latest revision, delivery state, ministry id/status and history (§3), and the latest
+    revision's identity check (``identity_configured``: whether one is made, so that none yet reads pending)."""
     with db.session() as session:
         found = repository.find(session, code)
+        check = identity.for_revision(session, found.revision.id) if found is not None else None
     if found is None:
         raise Problem(404, "dossier_not_found", f"Không có hồ sơ {code}.")
     row = found.dossier
@@ -140,6 +153,8 @@ def get_dossier(db: Database, code: str) -> DossierDetail:
         ministry=_ministry(row), decision=decision, due_at=_iso(row.due_at), overdue=_is_overdue(row, utcnow()),
         created_at=row.created_at.isoformat(), updated_at=row.updated_at.isoformat(),
         content=found.revision.content,
+        identity=IdentityState.of(check, configured=identity_configured,
+                                  delivered=(row.delivered_revision or 0) >= row.current_revision),
         attachments=[AttachmentInfo(TepDinhKemId=a.file_id, TenTepDinhKem=a.file_name,
                                     MaThanhPhanHoSo=a.component_code, content_type=a.content_type, size=a.size,
                                     sha256=a.sha256) for a in found.attachments],

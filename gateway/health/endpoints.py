@@ -13,6 +13,7 @@ from gateway.blobs import BlobStore
 from gateway.db import Database
 from gateway.deps import LocalWorker, get_blob_store, get_database
 from gateway.health.service import readiness, refresh_metrics
+from gateway.vocabulary import Peer
 
 router = APIRouter(tags=["operations"])
 
@@ -31,7 +32,9 @@ async def ready(
 ) -> JSONResponse:
     """Readiness, with a report of each component (a ministry outage does not make it unready)."""
     circuit = worker.circuit() if worker is not None else "not_running_here"
-    ok, report = await anyio.to_thread.run_sync(readiness, db, blobs, circuit)
+    states = worker.dispatcher.circuit_states() if worker is not None else {}
+    population = states[Peer.POPULATION].value if Peer.POPULATION in states else None
+    ok, report = await anyio.to_thread.run_sync(readiness, db, blobs, circuit, population)
     return JSONResponse(report, status_code=200 if ok else 503)
 
 

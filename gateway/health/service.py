@@ -16,9 +16,12 @@ from gateway.admin.service import oldest_undelivered_by_kind
 from gateway.blobs import BlobStore
 from gateway.db import Database
 from gateway.dossiers.service import count_overdue
+from gateway.identity.service import held_summary
 from gateway.metrics import (
     CIRCUIT_STATE,
     DOSSIERS_OVERDUE,
+    IDENTITY_HELD,
+    IDENTITY_OLDEST_HELD,
     OLDEST_UNDELIVERED,
     OUTBOX_MESSAGES,
     RECONCILER_LAG,
@@ -29,8 +32,10 @@ from outbox.columns import utcnow
 from outbox.models import MessageState, OutboxMessage
 
 
-def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown") -> tuple[bool, dict[str, Any]]:
-    """(ready, report). A ministry outage never makes the gateway unready: buffering is its job."""
+def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown",
+              population: str | None = None) -> tuple[bool, dict[str, Any]]:
+    """(ready, report). A ministry or population-service outage never makes the gateway unready: buffering
+    is its job. ``population``: that service's circuit, when identity checks are configured (informational)."""
     components: dict[str, Any] = {}
     oldest_age: float | None = None
     try:
@@ -53,6 +58,8 @@ def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown") -> tuple
     writable = blobs.check_writable()
     components["blob_store"] = {"status": "ok" if writable else "not_writable"}
     components["ministry"] = {"circuit": circuit}
+    if population is not None:
+        components["population"] = {"circuit": population}
     ready = components["database"]["status"] == "ok" and writable
     return ready, {
         "status": "ready" if ready else "unready",
@@ -95,5 +102,8 @@ def refresh_metrics(db: Database, circuits: Mapping[str, str] | None = None) -> 
     with contextlib.suppress(SQLAlchemyError):
         _refresh_outbox_gauges(db)
         DOSSIERS_OVERDUE.set(count_overdue(db))
+        held, oldest_held = held_summary(db)
+        IDENTITY_HELD.set(held)
+        IDENTITY_OLDEST_HELD.set(oldest_held)
         lag = feed_read_age_s(db)
         RECONCILER_LAG.set(lag if lag is not None else math.nan)

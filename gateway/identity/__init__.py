@@ -1,0 +1,1 @@
+"""The identity check: a new revision's beneficiary against the national population database, before delivery."""

@@ -38,7 +38,7 @@ def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = Non
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(views.router)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     app.add_middleware(SandboxMiddleware, state=state)
     quiet_lost_answers()
     return app
@@ -50,7 +50,9 @@ def sandbox_state(app: FastAPI) -> SandboxState:
     return state
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answered in the contract's shapes (§2, or OAuth's), a crash as 500 LOI_HE_THONG."""
+
     async def sandbox_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, SandboxError)
         return exc.response()

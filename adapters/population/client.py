@@ -49,7 +49,8 @@ class PopulationClient:
 
     ``timeout`` (seconds, or an ``httpx.Timeout``) bounds each of connect, read, write and pool wait.
     ``transport`` replaces httpx's own pool (tests: a respx mock, an ASGI app). ``rate_per_second`` and
-    ``burst`` are the client-side budget (``rate_per_second=None``: none); a call that would wait for its
+    ``burst`` (default: half the rate) are the client-side budget (``rate_per_second=None``: none); a call that
+    would wait for its
     slot longer than ``max_budget_wait`` fails at once as transient with that wait as ``retry_after``.
     ``clock`` is the monotonic clock of token expiry, the budget and Retry-After. Use as ``async with`` or
     call ``aclose()``.
@@ -83,8 +84,8 @@ class PopulationClient:
         self.budget = (
             None
             if rate_per_second is None
-            else RateBudget(rate_per_second, burst=burst, max_wait=max_budget_wait, clock=clock,
-                            exceeded=_over_budget)
+            else RateBudget(rate_per_second, burst=burst if burst is not None else _half(rate_per_second),
+                            max_wait=max_budget_wait, clock=clock, exceeded=_over_budget)
         )
         self._session = PeerSession(
             self._http,
@@ -126,6 +127,12 @@ class PopulationClient:
         if not response.is_success:
             raise classify(response)
         return _verification(response)
+
+
+def _half(rate_per_second: float) -> int:
+    # Bursts of half the service's: the service's own bucket then has room for the network's jitter (a
+    # request sent on time may arrive just after the one sent before it), so a paced client never sees 429.
+    return max(1, int(rate_per_second // 2))
 
 
 def _over_budget(wait: float) -> PopulationError:

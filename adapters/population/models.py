@@ -18,8 +18,8 @@ from mappings.tables import gender_code
 Gender = Literal["NAM", "NU"]
 GENDERS: tuple[str, ...] = get_args(Gender)
 
-_PERSONAL_ID = re.compile(r"\d{12}")
-_BIRTH_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_PERSONAL_ID = re.compile(r"[0-9]{12}")
+_BIRTH_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
 class MatchResult(StrEnum):
@@ -42,7 +42,7 @@ def normalize_name(name: str) -> str:
 def check_birth_date(value: str) -> str:
     """``value`` if it is ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY`` and a real date; ValueError otherwise."""
     match = _BIRTH_DATE.fullmatch(value)
-    if match is None or not value.isascii():
+    if match is None:
         raise ValueError("birth_date must be YYYY-MM-DD, YYYY-MM or YYYY")
     year, month, day = (int(part) if part else None for part in match.groups())
     assert year is not None

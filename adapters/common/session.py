@@ -17,7 +17,8 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -81,6 +82,27 @@ def default_outcome(classify: Classifier) -> Outcome:
         return ("transient" if error.transient else "permanent"), error.code
 
     return outcome
+
+
+class PeerClient:
+    """A client owning ``_http`` (its connection pool): use as ``async with`` or call ``aclose()``."""
+
+    _http: httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and the transport)."""
+        await self._http.aclose()
 
 
 class PeerSession:

@@ -16,14 +16,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
 import structlog
 
-from adapters.common.session import PeerSession, RequestParts, default_outcome, json_parts, static_parts
+from adapters.common.session import PeerClient, PeerSession, RequestParts, default_outcome, json_parts, static_parts
 from adapters.ministry.auth import SCOPE
 from adapters.ministry.errors import (
     DOSSIER_EXISTS,
@@ -58,7 +57,7 @@ __all__ = ["CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "SUPPLEMENT_PATH", "UP
            "RequestParts"]
 
 
-class MinistryClient:
+class MinistryClient(PeerClient):
     """The gateway's client of the ministry API: OAuth token, uploads, dossiers, change feed.
 
     ``timeout`` (seconds) bounds each of connect, read, write and pool wait. ``transport``
@@ -106,21 +105,6 @@ class MinistryClient:
             quiet_outcomes=("ok", "already_existed"),
             check_path=_check_path,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (and the transport)."""
-        await self._http.aclose()
 
     # ---- public calls -------------------------------------------------------------------
 

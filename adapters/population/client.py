@@ -13,18 +13,17 @@ never the ID number, name or birth date sent.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import structlog
 
+from adapters.common.errors import json_object_or_empty
 from adapters.common.ratebudget import RateBudget
-from adapters.common.session import PeerSession, json_parts
+from adapters.common.session import PeerClient, PeerSession, json_parts
 from adapters.population.errors import (
     INVALID_RESPONSE,
     KINDS,
@@ -44,7 +43,7 @@ VERIFY_PATH = "/api/v1/cong-dan/xac-thuc"
 DEFAULT_RATE_PER_SECOND = 10.0  # population-api §2: about 10 requests per second per client
 
 
-class PopulationClient:
+class PopulationClient(PeerClient):
     """The gateway's client of the population service: OAuth token (scope ``dancu.xacthuc``), ``verify``.
 
     ``timeout`` (seconds, or an ``httpx.Timeout``) bounds each of connect, read, write and pool wait.
@@ -102,21 +101,6 @@ class PopulationClient:
             budget=self.budget,
         )
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
     async def verify(self, query: IdentityQuery) -> Verification:
         """Ask whether the population database holds this person as described.
 
@@ -143,13 +127,7 @@ def _over_budget(wait: float) -> PopulationError:
 
 def _answer_fields(response: httpx.Response) -> dict[str, Any]:
     # maYeuCau only: the answer carries nothing personal beyond the result, and the log line not even that.
-    if not response.is_success:
-        return {}
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    request_id = body.get("maYeuCau") if isinstance(body, dict) else None
+    request_id = json_object_or_empty(response).get("maYeuCau") if response.is_success else None
     return {"request_id": request_id if isinstance(request_id, str) else None}
 
 
@@ -161,12 +139,7 @@ def _invalid(response: httpx.Response, what: str) -> PopulationError:
 
 def _verification(response: httpx.Response) -> Verification:
     """The typed answer; tolerant of fields the contract does not name, strict on the ones it does."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        raise _invalid(response, "not JSON") from None
-    if not isinstance(body, dict):
-        raise _invalid(response, "not a JSON object")
+    body = json_object_or_empty(response)  # not JSON, or not an object: no maYeuCau either
     request_id = body.get("maYeuCau")
     if not isinstance(request_id, str) or not request_id:
         raise _invalid(response, "maYeuCau missing")

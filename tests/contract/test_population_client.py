@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -237,14 +236,6 @@ async def test_an_answer_lost_after_the_service_processed_it_is_transient_and_th
     calls = population.verifications()
     assert [(r["status"], r["answered"], r["result"]) for r in calls] == [(200, False, "KHOP"), (200, True, "KHOP")]
     assert calls[1]["request_id"] == result.request_id != calls[0]["request_id"]  # the service logged both
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 async def test_connection_refused_is_transient(closed_port: int) -> None:

@@ -11,14 +11,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from adapters.ministry.sandbox.admin import PREFIX, core_router
 from adapters.ministry.sandbox.errors import FieldError, SandboxError, invalid, json_response, not_found
 from adapters.population.sandbox.api import State
 from adapters.population.sandbox.people import Person, parse_person
 
-PREFIX = "/_sandbox"
 MAX_PEOPLE_PER_POST = 10_000
 
 router = APIRouter(prefix=PREFIX)
+router.include_router(core_router)  # health, faults, expire-tokens, reset, requests
 
 
 async def _json(request: Request) -> Any:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from adapters.ministry.sandbox.admin import PREFIX, core_router
-from adapters.ministry.sandbox.app import install_error_handlers
+from adapters.ministry.sandbox.app import platform_app
 from adapters.ministry.sandbox.clock import Clock
-from adapters.ministry.sandbox.middleware import SandboxMiddleware, quiet_lost_answers
 from adapters.population.sandbox import admin, api
 from adapters.population.sandbox.config import PopulationSandboxConfig
 from adapters.population.sandbox.state import PopulationSandboxState
@@ -21,20 +19,8 @@ def create_app(config: PopulationSandboxConfig | None = None, *, clock: Clock | 
     """A new sandbox with its own state; ``config`` defaults to ``PopulationSandboxConfig.from_env()``;
     ``clock`` replaces the real clocks (tests)."""
     state = PopulationSandboxState(config or PopulationSandboxConfig.from_env(), clock or Clock())
-    app = FastAPI(
-        title="National population database: identity verification — sandbox",
-        docs_url="/_sandbox/docs",
-        redoc_url=None,
-        openapi_url="/_sandbox/openapi.json",
-    )
-    app.state.sandbox = state
-    app.include_router(api.router)
-    app.include_router(core_router, prefix=PREFIX)
-    app.include_router(admin.router)
-    install_error_handlers(app)
-    app.add_middleware(SandboxMiddleware, state=state)
-    quiet_lost_answers()
-    return app
+    return platform_app(state, "National population database: identity verification — sandbox",
+                        api.router, admin.router)
 
 
 def sandbox_state(app: FastAPI) -> PopulationSandboxState:

@@ -12,7 +12,13 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.ministry.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FaultSettings, RateLimitSettings
+from adapters.ministry.sandbox.config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FaultSettings,
+    RateLimitSettings,
+    check_clients,
+)
 
 ENV_PREFIX = "POPULATION_SANDBOX_"
 ENV_CLIENT_ID = ENV_PREFIX + "CLIENT_ID"
@@ -50,12 +56,7 @@ class PopulationSandboxConfig(BaseModel):
     @field_validator("clients")
     @classmethod
     def _some_client(cls, clients: dict[str, str]) -> dict[str, str]:
-        if not clients:
-            raise ValueError("at least one client is required")
-        for client_id, secret in clients.items():
-            if not client_id or not secret:
-                raise ValueError("client ids and secrets must not be empty")
-        return clients
+        return check_clients(clients)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PopulationSandboxConfig:

@@ -1,9 +1,9 @@
-"""Running the sandbox under uvicorn: ``serve()`` blocks; the CLI and ``python -m`` call it."""
+"""Running the sandbox under uvicorn (as the ministry sandbox runs): ``serve()`` blocks; the CLI and
+``python -m`` call it."""
 
 from __future__ import annotations
 
-import uvicorn
-
+from adapters.ministry.sandbox.server import run
 from adapters.population.sandbox.app import create_app
 from adapters.population.sandbox.config import PopulationSandboxConfig
 
@@ -20,12 +20,4 @@ def serve(
     access_log: bool = False,
 ) -> None:
     """Serve a new sandbox on ``host:port`` until interrupted; ``config`` defaults to the environment's."""
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,  # uvicorn's access lines carry no body, but nothing is gained by them
-        log_config=None,  # keep the caller's logging set-up (the gateway CLI configures it)
-        timeout_graceful_shutdown=2,  # a hung answer (fault) must not hold a shutdown for long
-    )
+    run(create_app(config), host, port, log_level=log_level, access_log=access_log)

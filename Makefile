@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-## gateway :8000 + ministry sandbox :8001 + province sandbox :8002 on SQLite, wired together; Ctrl-C stops all.
+## gateway :8000 + ministry sandbox :8001 + province sandbox :8002 + population sandbox :8003 on SQLite; Ctrl-C stops all.
 run: install
 	$(PY) -m gateway.devrun
 

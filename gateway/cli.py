@@ -173,6 +173,21 @@ def sandbox_province(
     serve_province(host, port)
 
 
+@sandbox_app.command("population")
+def sandbox_population(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8003, help="Port to listen on."),
+) -> None:
+    """Run the population sandbox: identity verification (POPULATION_SANDBOX_* configure it; people seeded
+    at /_sandbox/people, faults at /_sandbox/faults)."""
+    from adapters.population.sandbox.config import PopulationSandboxConfig
+    from adapters.population.sandbox.server import serve as serve_population
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    serve_population(host, port, PopulationSandboxConfig.from_env())
+
+
 # ---- administration: the database directly, audited as the OS user ------------------------------------
 
 

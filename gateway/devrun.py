@@ -1,9 +1,9 @@
 """``make run``: the gateway and the peer sandboxes on SQLite, wired together, for a newcomer to watch.
 
 Starts each as a child process (``gateway sandbox ministry``, ``gateway sandbox province``,
-``gateway serve``) with demo credentials, waits until each answers, prints where to look, and stops
-them all on Ctrl-C. Ports: ``GATEWAY_PORT`` (8000), ``MINISTRY_SANDBOX_PORT`` (8001),
-``PROVINCE_SANDBOX_PORT`` (8002).
+``gateway sandbox population``, ``gateway serve``) with demo credentials, waits until each answers, prints
+where to look, and stops them all on Ctrl-C. Ports: ``GATEWAY_PORT`` (8000), ``MINISTRY_SANDBOX_PORT``
+(8001), ``PROVINCE_SANDBOX_PORT`` (8002), ``POPULATION_SANDBOX_PORT`` (8003).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _available(module: str) -> bool:
         return False
 
 
-def _children(host: str, gw: int, ministry: int, province: int) -> list[Child]:
+def _children(host: str, gw: int, ministry: int, province: int, population: int) -> list[Child]:
     gateway = [sys.executable, "-m", "gateway"]
     children: list[Child] = []
     if _available("adapters.ministry.sandbox.app"):
@@ -51,6 +51,10 @@ def _children(host: str, gw: int, ministry: int, province: int) -> list[Child]:
     if _available("adapters.province.sandbox.app"):
         children.append(Child("province sandbox", [*gateway, "sandbox", "province", "--port", str(province)],
                               f"http://{host}:{province}/_sandbox/health"))
+    if _available("adapters.population.sandbox.app"):
+        children.append(Child("population sandbox",
+                              [*gateway, "sandbox", "population", "--port", str(population)],
+                              f"http://{host}:{population}/_sandbox/health"))
     children.append(Child("gateway", [*gateway, "serve", "--host", host, "--port", str(gw)],
                           f"http://{host}:{gw}/health/ready"))
     return children
@@ -88,6 +92,7 @@ def main() -> int:
     gw = int(os.environ.get("GATEWAY_PORT", "8000"))
     ministry = int(os.environ.get("MINISTRY_SANDBOX_PORT", "8001"))
     province = int(os.environ.get("PROVINCE_SANDBOX_PORT", "8002"))
+    population = int(os.environ.get("POPULATION_SANDBOX_PORT", "8003"))
     env = {
         **os.environ,
         "GATEWAY_API_KEYS": os.environ.get(
@@ -110,14 +115,14 @@ def main() -> int:
     if migrated.returncode != 0:
         return migrated.returncode
 
-    children = _children(host, gw, ministry, province)
+    children = _children(host, gw, ministry, province, population)
     try:
         for child in children:
             child.process = subprocess.Popen(child.args, env=env)  # noqa: S603 - our own console script
             if not _wait_ready(child):
                 print(f"\n{child.name} did not start ({child.ready_url}); stopping.", file=sys.stderr)
                 return 1
-        _banner(host, gw, ministry, province, children)
+        _banner(host, gw, ministry, province, population, children)
         while all(c.process is not None and c.process.poll() is None for c in children):
             time.sleep(0.5)
         print("\na process stopped; stopping the others.", file=sys.stderr)
@@ -128,7 +133,7 @@ def main() -> int:
         _stop(children)
 
 
-def _banner(host: str, gw: int, ministry: int, province: int, children: list[Child]) -> None:
+def _banner(host: str, gw: int, ministry: int, province: int, population: int, children: list[Child]) -> None:
     names = {c.name for c in children}
     lines = [
         "",
@@ -140,6 +145,9 @@ def _banner(host: str, gw: int, ministry: int, province: int, children: list[Chi
         lines.append(f"  ministry sandbox   http://{host}:{ministry}/   (pending-reception queue, officer actions)")
     if "province sandbox" in names:
         lines.append(f"  province sandbox   http://{host}:{province}/   (post a sample dossier, see callbacks)")
+    if "population sandbox" in names:
+        lines.append(f"  population sandbox http://{host}:{population}/_sandbox/docs   (identity checks;"
+                     " seeded people: /_sandbox/people)")
     lines += [
         f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}",
         "",

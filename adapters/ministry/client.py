@@ -13,27 +13,25 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
 import structlog
 
-from adapters.ministry.auth import TOKEN_PATH, TokenCache, parse_token_response, token_form
+from adapters.common.session import PeerClient, PeerSession, RequestParts, default_outcome, json_parts, static_parts
+from adapters.ministry.auth import SCOPE
 from adapters.ministry.errors import (
     DOSSIER_EXISTS,
     INVALID_RESPONSE,
-    RATE_LIMITED,
+    KINDS,
     MinistryError,
     PermanentMinistryError,
     TransientMinistryError,
     classify,
-    classify_exception,
-    parse_retry_after,
 )
 from adapters.ministry.filenames import sanitize_filename
 from adapters.ministry.models import ChangePage, CreatedDossier, UploadedFile
@@ -55,10 +53,11 @@ _FORBIDDEN_SEGMENT = "tra-cuu"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")  # visible ASCII: it travels in a header
 
-RequestParts = Callable[[], AbstractAsyncContextManager[dict[str, Any]]]
+__all__ = ["CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "SUPPLEMENT_PATH", "UPLOAD_PATH", "MinistryClient",
+           "RequestParts"]
 
 
-class MinistryClient:
+class MinistryClient(PeerClient):
     """The gateway's client of the ministry API: OAuth token, uploads, dossiers, change feed.
 
     ``timeout`` (seconds) bounds each of connect, read, write and pool wait. ``transport``
@@ -80,8 +79,6 @@ class MinistryClient:
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
-        self._client_id = client_id
-        self._client_secret = client_secret
         self.transport_name: TransportName | None = None if transport else transport_name  # None: given one
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -90,26 +87,24 @@ class MinistryClient:
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "sa-gateway ministry-client"},
         )
-        self._tokens = TokenCache(self._fetch_token, clock=clock)
-        self._clock = clock
-        # When the ministry last asked us to wait (429, or 503 with Retry-After): no call of this client
-        # goes out before then, not even the next step of a delivery already under way.
-        self._not_before = 0.0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (and the transport)."""
-        await self._http.aclose()
+        # The token, the ministry's last Retry-After (no call goes out before it, not even the next step of a
+        # delivery already under way) and the ``ministry_call`` log line of every exchange.
+        self._session = PeerSession(
+            self._http,
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=SCOPE,
+            kinds=KINDS,
+            classify=classify,
+            clock=clock,
+            logger=_log,
+            log_event="ministry_call",
+            log_defaults={"idempotency_key": None, "replayed": False},
+            answer_fields=_answer_fields,
+            outcome=_outcome,
+            quiet_outcomes=("ok", "already_existed"),
+            check_path=_check_path,
+        )
 
     # ---- public calls -------------------------------------------------------------------
 
@@ -287,76 +282,10 @@ class MinistryClient:
         While a Retry-After the ministry gave is running, the call is not sent: it fails at once as
         transient with the remaining wait, so the caller reschedules it after the window.
         """
-        wait = self._not_before - self._clock()
-        if wait > 0:
-            raise TransientMinistryError(
-                "holding back: the ministry asked us to wait", status=None, code=RATE_LIMITED, retry_after=wait
-            )
-        token = await self._tokens.get()
-        response = await self._exchange(method, path, parts, idempotency_key, token=token, attempt=1)
-        if response.status_code != 401:
-            return response
-        fresh = await self._tokens.get(reject=token)
-        response = await self._exchange(method, path, parts, idempotency_key, token=fresh, attempt=2)
-        if response.status_code == 401:
-            self._tokens.invalidate(fresh)
-            raise classify(response)
-        return response
-
-    async def _fetch_token(self) -> tuple[str, float]:
-        response = await self._exchange(
-            "POST", TOKEN_PATH, _static_parts(data=token_form(self._client_id, self._client_secret)), None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        return await self._session.send(
+            method, path, parts=parts, headers=headers, log_fields={"idempotency_key": idempotency_key}
         )
-        return parse_token_response(response)
-
-    async def _exchange(
-        self,
-        method: str,
-        path: str,
-        parts: RequestParts | None,
-        idempotency_key: str | None,
-        *,
-        token: str | None = None,
-        attempt: int = 1,
-    ) -> httpx.Response:
-        """One HTTP request and its log line; transport failures become transient MinistryErrors."""
-        if _FORBIDDEN_SEGMENT in path.split("/"):
-            raise ValueError(
-                "refusing to call the legacy lookup import (tra-cuu): no officer would receive it"
-            )
-        headers: dict[str, str] = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
-        started = time.perf_counter()
-        try:
-            async with (parts or _static_parts())() as kwargs:
-                extra_headers = kwargs.pop("headers", {})
-                response = await self._http.request(
-                    method, path, headers={**headers, **extra_headers}, **kwargs
-                )
-        except httpx.RequestError as exc:
-            error = classify_exception(exc)
-            _log_call(method, path, idempotency_key, attempt, started, None, "transient", error.code)
-            raise error from exc
-        if response.status_code in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after:
-                self._not_before = max(self._not_before, self._clock() + retry_after)
-        outcome, code = _outcome(path, response)
-        _log_call(
-            method,
-            path,
-            idempotency_key,
-            attempt,
-            started,
-            response.status_code,
-            outcome,
-            code,
-            replayed=response.headers.get("Idempotent-Replayed", "").strip().lower() == "true",
-        )
-        return response
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -372,21 +301,8 @@ def _open_measured(path: Path) -> tuple[BinaryIO, int]:
         raise
 
 
-def _static_parts(**kwargs: Any) -> RequestParts:
-    @asynccontextmanager
-    async def parts() -> AsyncIterator[dict[str, Any]]:
-        yield dict(kwargs)
-
-    return parts
-
-
-def _json_parts(body: Mapping[str, Any]) -> RequestParts:
-    # Sorted keys: a retry after a redeploy must send the same bytes, or the ministry would see
-    # "same key, different body" (422, permanent) where nothing changed but dict order.
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
-    return _static_parts(
-        content=content.encode("utf-8"), headers={"Content-Type": "application/json; charset=utf-8"}
-    )
+_static_parts = static_parts
+_json_parts = json_parts
 
 
 def _check_key(key: str) -> None:
@@ -400,44 +316,24 @@ def _id_segment(ministry_id: str) -> str:
     return quote(ministry_id, safe="")
 
 
+def _check_path(path: str) -> None:
+    if _FORBIDDEN_SEGMENT in path.split("/"):
+        raise ValueError(
+            "refusing to call the legacy lookup import (tra-cuu): no officer would receive it"
+        )
+
+
+_common_outcome = default_outcome(classify)
+
+
 def _outcome(path: str, response: httpx.Response) -> tuple[str, str | None]:
-    if response.is_success:
-        return "ok", None
-    error = classify(response)
-    if path == TOKEN_PATH and response.status_code in (400, 401):
-        return "credentials_rejected", error.code
-    if response.status_code == 401:
-        return "token_rejected", error.code
-    if response.status_code == 409 and error.code == DOSSIER_EXISTS:
-        return "already_existed", error.code
-    return ("transient" if error.transient else "permanent"), error.code
+    if response.status_code == 409 and classify(response).code == DOSSIER_EXISTS:
+        return "already_existed", DOSSIER_EXISTS
+    return _common_outcome(path, response)
 
 
-def _log_call(
-    method: str,
-    path: str,
-    idempotency_key: str | None,
-    attempt: int,
-    started: float,
-    status: int | None,
-    outcome: str,
-    code: str | None,
-    *,
-    replayed: bool = False,
-) -> None:
-    level = _log.info if outcome in ("ok", "already_existed") else _log.warning
-    level(
-        "ministry_call",
-        method=method,
-        path=path,
-        status=status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        idempotency_key=idempotency_key,
-        attempt=attempt,
-        outcome=outcome,
-        code=code,
-        replayed=replayed,
-    )
+def _answer_fields(response: httpx.Response) -> dict[str, Any]:
+    return {"replayed": response.headers.get("Idempotent-Replayed", "").strip().lower() == "true"}
 
 
 def _invalid(response: httpx.Response, what: str) -> MinistryError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -53,6 +54,14 @@ async def ministry(sandbox: SandboxHandle) -> AsyncIterator[MinistryClient]:
     """The gateway's real client, pointed at the sandbox."""
     async with MinistryClient(sandbox.base_url, CLIENT_ID, CLIENT_SECRET, timeout=2.0) as client:
         yield client
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @pytest.fixture

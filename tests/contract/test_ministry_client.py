@@ -7,8 +7,6 @@ sends, how many times, and how it classifies every answer (or the lack of one).
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -410,14 +408,6 @@ async def test_a_lost_upload_answer_is_retried_into_the_same_file(
         await upload(ministry, pdf, key="upload-1")
     result = await upload(ministry, pdf, key="upload-1")
     assert [f.id for f in sandbox.state.store.files()] == [result.id]
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 async def test_connection_refused_is_transient(closed_port: int) -> None:

@@ -5,10 +5,10 @@ and the officer's actions. Not part of the contract; no authentication (bind to 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
@@ -17,12 +17,24 @@ from adapters.ministry.sandbox.api import State
 from adapters.ministry.sandbox.config import FaultSettings
 from adapters.ministry.sandbox.errors import FieldError, SandboxError, invalid, json_response, not_found
 from adapters.ministry.sandbox.officer import action_extras
-from adapters.ministry.sandbox.state import SandboxState
+from adapters.ministry.sandbox.state import SandboxCore, SandboxState
 from adapters.ministry.sandbox.store import Dossier
 
 PREFIX = "/_sandbox"
 
 router = APIRouter(prefix=PREFIX)
+core_router = APIRouter()
+"""The platform's routes any sandbox built on these pieces has under ``/_sandbox``: health, faults, forced
+token expiry, reset, request log (the population sandbox includes them too)."""
+
+
+def core_state(request: Request) -> SandboxCore:
+    """The state of the sandbox serving ``request``, as far as the platform routes need it."""
+    state: SandboxCore = request.app.state.sandbox
+    return state
+
+
+Core = Annotated[SandboxCore, Depends(core_state)]
 
 
 def expanded(state: SandboxState, dossier: Dossier) -> dict[str, Any]:
@@ -52,20 +64,20 @@ def _settings_errors(exc: ValidationError) -> SandboxError:
     )
 
 
-@router.get("/health")
+@core_router.get("/health")
 async def health() -> Response:
     """Liveness, for scripts that wait for the sandbox to start."""
     return json_response(200, {"status": "ok"})
 
 
-@router.get("/faults")
-async def get_faults(state: State) -> Response:
+@core_router.get("/faults")
+async def get_faults(state: Core) -> Response:
     """The fault settings in force (``fail_next`` and ``sequence`` as consumed so far)."""
     return json_response(200, state.faults.settings.model_dump())
 
 
-@router.put("/faults")
-async def put_faults(request: Request, state: State) -> Response:
+@core_router.put("/faults")
+async def put_faults(request: Request, state: Core) -> Response:
     """Replace the fault settings (fields left out take their defaults: no fault)."""
     try:
         settings = FaultSettings.model_validate(await _json_object(request))
@@ -75,8 +87,8 @@ async def put_faults(request: Request, state: State) -> Response:
     return json_response(200, settings.model_dump())
 
 
-@router.patch("/faults")
-async def patch_faults(request: Request, state: State) -> Response:
+@core_router.patch("/faults")
+async def patch_faults(request: Request, state: Core) -> Response:
     """Change only the given fault settings."""
     try:
         settings = state.faults.update(await _json_object(request))
@@ -85,24 +97,28 @@ async def patch_faults(request: Request, state: State) -> Response:
     return json_response(200, settings.model_dump())
 
 
-@router.post("/expire-tokens")
-async def expire_tokens(state: State) -> Response:
+@core_router.post("/expire-tokens")
+async def expire_tokens(state: Core) -> Response:
     """Forced expiry: every token issued so far is refused from now on."""
     return json_response(200, {"expired": state.tokens.expire_all()})
 
 
-@router.post("/reset")
-async def reset(state: State) -> Response:
-    """Back to the start: no dossier, file, token, stored answer or logged request; start-up faults."""
+@core_router.post("/reset")
+async def reset(state: Core) -> Response:
+    """Back to the start: no record of the sandbox's own (dossiers, files… or people as seeded at start),
+    token, stored answer or logged request; the start-up faults."""
     state.reset()
     return json_response(200, {"reset": True})
 
 
-@router.get("/requests")
-async def requests_log(state: State, path: str | None = None, method: str | None = None) -> Response:
+@core_router.get("/requests")
+async def requests_log(state: Core, path: str | None = None, method: str | None = None) -> Response:
     """The requests received on the contract's paths, oldest first (``path`` filters by prefix)."""
     entries = [e.as_dict() for e in state.log.entries(path_prefix=path, method=method)]
     return json_response(200, {"requests": entries, "count": len(entries)})
+
+
+router.include_router(core_router)
 
 
 @router.get("/cho-tiep-nhan")

@@ -23,8 +23,10 @@ from adapters.ministry.sandbox.errors import (
 )
 from adapters.ministry.sandbox.idempotency import HEADER, fingerprint, parse_key
 from adapters.ministry.sandbox.middleware import log_entry
+from adapters.ministry.sandbox.ratelimit import RateLimiter
 from adapters.ministry.sandbox.state import SandboxState
 from adapters.ministry.sandbox.store import Queue
+from adapters.ministry.sandbox.tokens import TokenRegistry
 from adapters.ministry.sandbox.uploads import judge, read_upload
 from adapters.ministry.sandbox.validation import parse_json_object, validate_dossier, validate_supplement
 
@@ -45,24 +47,29 @@ def sandbox(request: Request) -> SandboxState:
 State = Annotated[SandboxState, Depends(sandbox)]
 
 
-def authorized_client(request: Request, state: State) -> str:
-    """The client whose valid bearer token the request carries (401 otherwise), within its rate limit."""
+def bearer_client(request: Request, tokens: TokenRegistry, limiter: RateLimiter) -> str:
+    """The client whose valid bearer token the request carries (401 otherwise), within its rate limit (429)."""
     scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    client_id = state.tokens.client_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    client_id = tokens.client_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if client_id is None:
         raise OAuthError(401, "invalid_token")
     if (entry := log_entry(request.scope)) is not None:
         entry.client_id = client_id
-    retry_after = state.limiter.acquire(client_id)
+    retry_after = limiter.acquire(client_id)
     if retry_after is not None:
         raise rate_limited(retry_after)
     return client_id
 
 
+def authorized_client(request: Request, state: State) -> str:
+    """The client whose valid bearer token the request carries (401 otherwise), within its rate limit."""
+    return bearer_client(request, state.tokens, state.limiter)
+
+
 Client = Annotated[str, Depends(authorized_client)]
 
 
-def _query(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, str]:
+def query_params(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, str]:
     """The query parameters, each at most once and all of them ``allowed``; 400 otherwise."""
     errors: list[FieldError] = []
     params: dict[str, str] = {}
@@ -77,7 +84,7 @@ def _query(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, str]:
     return params
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, at most ``limit`` bytes (400 past it: only files have a 413 in the contract)."""
     chunks: list[bytes] = []
     size = 0
@@ -95,11 +102,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 @router.post("/oauth2/token")
 async def token(request: Request, state: State) -> Response:
     """Client-credentials grant: form fields only, as the contract shows (no HTTP Basic)."""
+    return await issue_token(request, state.tokens, SCOPE)
+
+
+async def issue_token(request: Request, tokens: TokenRegistry, scope: str) -> Response:
+    """The client-credentials grant of ``POST /oauth2/token`` for ``scope`` (form fields only, no HTTP Basic)."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media != _FORM_TYPE or request.query_params:
         raise OAuthError(400, "invalid_request")
     try:
-        raw = await _read_body(request, 16 * 1024)
+        raw = await read_body(request, 16 * 1024)
     except SandboxError:
         raise OAuthError(400, "invalid_request") from None
     try:
@@ -117,14 +129,14 @@ async def token(request: Request, state: State) -> Response:
         raise OAuthError(400, "invalid_request")
     if (entry := log_entry(request.scope)) is not None:
         entry.client_id = client_id
-    if not state.tokens.check_client(client_id, secret):
+    if not tokens.check_client(client_id, secret):
         raise OAuthError(401, "invalid_client")
     if form["grant_type"] != "client_credentials":
         raise OAuthError(400, "unsupported_grant_type")
-    if form.get("scope") != SCOPE:
+    if form.get("scope") != scope:
         raise OAuthError(400, "invalid_scope")
-    issued = state.tokens.issue(client_id)
-    body = {"access_token": issued.value, "token_type": "Bearer", "expires_in": state.tokens.lifetime_seconds}
+    issued = tokens.issue(client_id)
+    body = {"access_token": issued.value, "token_type": "Bearer", "expires_in": tokens.lifetime_seconds}
     return json_response(200, body, _NO_STORE)
 
 
@@ -134,7 +146,7 @@ async def token(request: Request, state: State) -> Response:
 @router.post("/api/v1/tep-tin")
 async def upload_file(request: Request, state: State, client_id: Client) -> Response:
     """Store one dossier component's file; the type is judged by the bytes."""
-    _query(request)
+    query_params(request)
     key = parse_key(request.headers.get(HEADER))
     limit = state.config.max_file_bytes
     upload = await read_upload(request, max_file_bytes=limit)
@@ -159,9 +171,9 @@ async def upload_file(request: Request, state: State, client_id: Client) -> Resp
 
 
 async def _create(request: Request, state: SandboxState, client_id: str, queue: Queue) -> Response:
-    _query(request)
+    query_params(request)
     key = parse_key(request.headers.get(HEADER))
-    raw = await _read_body(request, state.config.max_json_bytes)
+    raw = await read_body(request, state.config.max_json_bytes)
 
     async def compute() -> Response:
         body = parse_json_object(raw, request.headers.get("content-type"))
@@ -189,7 +201,7 @@ async def create_lookup(request: Request, state: State, client_id: Client) -> Re
 @router.get("/api/v1/ho-so/thay-doi")
 async def changes(request: Request, state: State, client_id: Client) -> Response:
     """One page of the client's change feed after the opaque cursor ``sau``."""
-    params = _query(request, ("sau", "gioiHan"))
+    params = query_params(request, ("sau", "gioiHan"))
     errors: list[FieldError] = []
     limit_text = params.get("gioiHan")
     limit = int(limit_text) if limit_text is not None and limit_text.isascii() and limit_text.isdigit() else 0
@@ -213,7 +225,7 @@ async def changes(request: Request, state: State, client_id: Client) -> Response
 @router.get("/api/v1/ho-so/{dossier_id}")
 async def get_dossier(dossier_id: str, request: Request, state: State, client_id: Client) -> Response:
     """The dossier as stored, with its status and history (only the client's own dossiers)."""
-    _query(request)
+    query_params(request)
     dossier = state.store.dossier(dossier_id, owner=client_id)
     if dossier is None:
         raise not_found("id")
@@ -223,9 +235,9 @@ async def get_dossier(dossier_id: str, request: Request, state: State, client_id
 @router.post("/api/v1/ho-so/{dossier_id}/bo-sung")
 async def supplement(dossier_id: str, request: Request, state: State, client_id: Client) -> Response:
     """Add components to a dossier in YEU_CAU_BO_SUNG; it moves back to DA_TIEP_NHAN."""
-    _query(request)
+    query_params(request)
     key = parse_key(request.headers.get(HEADER))
-    raw = await _read_body(request, state.config.max_json_bytes)
+    raw = await read_body(request, state.config.max_json_bytes)
 
     async def compute() -> Response:
         if state.store.dossier(dossier_id, owner=client_id) is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -18,7 +18,7 @@ from adapters.ministry.sandbox.clock import Clock
 from adapters.ministry.sandbox.config import SandboxConfig
 from adapters.ministry.sandbox.errors import FieldError, OAuthError, SandboxError, invalid, system_error
 from adapters.ministry.sandbox.middleware import AnswerLostError, SandboxMiddleware, quiet_lost_answers
-from adapters.ministry.sandbox.state import SandboxState
+from adapters.ministry.sandbox.state import SandboxCore, SandboxState
 
 _log = logging.getLogger(__name__)
 
@@ -28,17 +28,17 @@ _STATUS_CODES = {404: "KHONG_TIM_THAY", 405: "PHUONG_THUC_KHONG_HO_TRO"}
 def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
     """A new sandbox with its own state; ``clock`` replaces the real clocks (tests)."""
     state = SandboxState(config or SandboxConfig(), clock or Clock())
-    app = FastAPI(
-        title="Ministry social-assistance API v1 — sandbox",
-        docs_url="/_sandbox/docs",
-        redoc_url=None,
-        openapi_url="/_sandbox/openapi.json",
-    )
+    return platform_app(state, "Ministry social-assistance API v1 — sandbox", api.router, admin.router, views.router)
+
+
+def platform_app(state: SandboxCore, title: str, *routers: APIRouter) -> FastAPI:
+    """A sandbox app on this platform: docs under /_sandbox, ``routers``, the contract's error shapes, and the
+    request log and fault injection around the contract's paths (the population sandbox is one too)."""
+    app = FastAPI(title=title, docs_url="/_sandbox/docs", redoc_url=None, openapi_url="/_sandbox/openapi.json")
     app.state.sandbox = state
-    app.include_router(api.router)
-    app.include_router(admin.router)
-    app.include_router(views.router)
-    _install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app)
     app.add_middleware(SandboxMiddleware, state=state)
     quiet_lost_answers()
     return app
@@ -50,7 +50,9 @@ def sandbox_state(app: FastAPI) -> SandboxState:
     return state
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answered in the contract's shapes (§2, or OAuth's), a crash as 500 LOI_HE_THONG."""
+
     async def sandbox_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, SandboxError)
         return exc.response()

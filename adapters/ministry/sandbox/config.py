@@ -131,9 +131,14 @@ class SandboxConfig(BaseModel):
     @field_validator("clients")
     @classmethod
     def _some_client(cls, clients: dict[str, str]) -> dict[str, str]:
-        if not clients:
-            raise ValueError("at least one client is required")
-        for client_id, secret in clients.items():
-            if not client_id or not secret:
-                raise ValueError("client ids and secrets must not be empty")
-        return clients
+        return check_clients(clients)
+
+
+def check_clients(clients: dict[str, str]) -> dict[str, str]:
+    """``clients`` if there is at least one and no id or secret is empty (ValueError otherwise)."""
+    if not clients:
+        raise ValueError("at least one client is required")
+    for client_id, secret in clients.items():
+        if not client_id or not secret:
+            raise ValueError("client ids and secrets must not be empty")
+    return clients

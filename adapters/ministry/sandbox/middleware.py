@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.ministry.sandbox.idempotency import REPLAYED_HEADER
 from adapters.ministry.sandbox.requestlog import LoggedRequest
-from adapters.ministry.sandbox.state import SandboxState
+from adapters.ministry.sandbox.state import SandboxCore
 
 # Key in the ASGI scope's "state" under which handlers find the request's log entry.
 LOG_ENTRY_KEY = "ministry_sandbox_log_entry"
@@ -58,7 +58,7 @@ def log_entry(scope: Scope) -> LoggedRequest | None:
 class SandboxMiddleware:
     """Logs every contract request and injects the faults the settings ask for."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, state: SandboxCore) -> None:
         self.app = app
         self.state = state
 

@@ -33,7 +33,8 @@ class LoggedRequest:
 class RequestLog:
     """A bounded, thread-safe list of LoggedRequest, oldest first."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, entry_type: type[LoggedRequest] = LoggedRequest) -> None:
+        self._entry_type = entry_type  # a subclass adds a sandbox's own (non-personal) fields
         self._lock = threading.Lock()
         self._entries: deque[LoggedRequest] = deque(maxlen=limit)
         self._seq = 0
@@ -42,7 +43,7 @@ class RequestLog:
         """A new entry for a request that just arrived."""
         with self._lock:
             self._seq += 1
-            entry = LoggedRequest(self._seq, time, method, path, query, idempotency_key)
+            entry = self._entry_type(self._seq, time, method, path, query, idempotency_key)
             self._entries.append(entry)
             return entry
 

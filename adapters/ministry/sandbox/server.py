@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from adapters.ministry.sandbox.app import create_app
 from adapters.ministry.sandbox.config import SandboxConfig
@@ -20,8 +21,13 @@ def serve(
     access_log: bool = False,
 ) -> None:
     """Serve a new sandbox on ``host:port`` until interrupted (Ctrl-C / SIGTERM)."""
+    run(create_app(config), host, port, log_level=log_level, access_log=access_log)
+
+
+def run(app: ASGIApp, host: str, port: int, *, log_level: str = "info", access_log: bool = False) -> None:
+    """Serve ``app`` (a sandbox) on ``host:port`` under uvicorn until interrupted."""
     uvicorn.run(
-        create_app(config),
+        app,
         host=host,
         port=port,
         log_level=log_level,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from adapters.ministry.sandbox.clock import Clock
 from adapters.ministry.sandbox.config import SandboxConfig
@@ -12,6 +13,20 @@ from adapters.ministry.sandbox.ratelimit import RateLimiter
 from adapters.ministry.sandbox.requestlog import RequestLog
 from adapters.ministry.sandbox.store import SandboxStore
 from adapters.ministry.sandbox.tokens import TokenRegistry
+
+
+class SandboxCore(Protocol):
+    """What the platform pieces (middleware, token and bearer checks, fault and log routes) need of a
+    sandbox's state: the ministry's, or another peer's on the same platform (the population sandbox)."""
+
+    clock: Clock
+    faults: FaultInjector
+    tokens: TokenRegistry
+    limiter: RateLimiter
+    log: RequestLog
+
+    def reset(self) -> None:
+        """Back to how it started."""
 
 
 @dataclass

@@ -173,6 +173,10 @@ class _Checker:
             return None
 
 
+Checker = _Checker
+"""The field checker, for another peer's sandbox on the same platform (the population sandbox)."""
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 

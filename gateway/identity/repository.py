@@ -82,9 +82,9 @@ def disagreements(session: Session, *, since: datetime | None, commune: str | No
     actions = (IdentityAction.HELD,) if held_only else DISAGREEING
     where = [IdentityCheck.action.in_(actions)]  # type: ignore[attr-defined]
     if since is not None:
-        where.append(IdentityCheck.checked_at >= since)  # type: ignore[arg-type]
+        where.append(IdentityCheck.checked_at >= since)
     if commune is not None:
-        where.append(IdentityCheck.commune_code == commune)  # type: ignore[arg-type]
+        where.append(IdentityCheck.commune_code == commune)
     total = int(session.execute(select(func.count()).select_from(IdentityCheck).where(*where)).scalar_one())
     rows = session.execute(
         select(IdentityCheck).where(*where)

@@ -295,6 +295,18 @@ def test_rules_of_each_event_kind(sandbox: httpx.Client) -> None:
     assert faults == {("TrangThaiHoSo", "required"), ("MaHoSoBo", "required"), ("TrangThaiBo", "required"),
                       ("EventId", "invalid_uuid")}
 
+    mismatch = callback(SuKien="SAI_LECH_DAN_CU", TrangThaiHoSo=None, TrangThaiBo=None, MaHoSoBo=None,
+                        SaiLech=["DuLieuToKhai.NgaySinh"])
+    assert send(sandbox, mismatch).status_code == 200
+    valued = callback(SuKien="SAI_LECH_DAN_CU", TrangThaiHoSo=2, TrangThaiBo=None, MaHoSoBo=None,
+                      SaiLech=["02/03/1941"])
+    faults = {(e["field"], e["code"]) for e in send(sandbox, valued).json()["errors"]}
+    assert faults == {("TrangThaiHoSo", "must_be_null"), ("SaiLech", "invalid_value")}
+    missing = callback(SuKien="SAI_LECH_DAN_CU", TrangThaiHoSo=None, TrangThaiBo=None, MaHoSoBo=None)
+    assert {(e["field"], e["code"]) for e in send(sandbox, missing).json()["errors"]} == {("SaiLech", "required")}
+    stray = callback(SaiLech=["DuLieuToKhai.NgaySinh"])  # only SAI_LECH_DAN_CU carries it
+    assert {(e["field"], e["code"]) for e in send(sandbox, stray).json()["errors"]} == {("SaiLech", "unknown_field")}
+
     unknown = callback(TrangThaiHoSo=42, ThoiDiem="20241341250000")
     faults = {(e["field"], e["code"]) for e in send(sandbox, unknown).json()["errors"]}
     assert faults == {("TrangThaiHoSo", "unknown_status"), ("ThoiDiem", "invalid_timestamp")}

@@ -12,14 +12,18 @@ import pytest
 
 from adapters.ministry.sandbox.app import create_app as create_ministry
 from adapters.ministry.sandbox.config import RateLimitSettings, SandboxConfig
+from adapters.province.sandbox.app import create_app as create_province
+from adapters.province.sandbox.app import sandbox_state
+from adapters.province.sandbox.config import ProvinceSandboxConfig
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.conftest import API_KEYS
+from tests.conftest import API_KEYS, PROVINCE_KEY
 from tests.contract.ministry_support import SandboxHandle
 from tests.support.servers import run_server
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
+CALLBACK_SECRET = "lifecycle-callback-secret"
 
 
 @pytest.fixture(scope="session")
@@ -110,3 +114,37 @@ def dossier_state(http: httpx.Client, code: str, key: str) -> dict[str, Any]:
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
+
+
+class Province:
+    """The running province sandbox."""
+
+    def __init__(self, app: Any, base_url: str) -> None:
+        self.app = app
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def point_at(self, gateway_url: str) -> None:
+        state = sandbox_state(self.app)
+        state.config = state.config.model_copy(update={"gateway_url": gateway_url})
+
+    def post_sample(self, **options: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = self.http.post("/_sandbox/post", json=options).json()
+        assert answer["status"] == 202, answer
+        return answer
+
+    def callbacks(self, code: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.http.get("/_sandbox/callbacks", params={"MaHoSo": code}).json()["callbacks"]
+        return found
+
+    def faults(self, **settings: Any) -> None:
+        self.http.put("/_sandbox/faults", json=settings).raise_for_status()
+
+
+@pytest.fixture
+def province() -> Iterator[Province]:
+    app = create_province(ProvinceSandboxConfig(callback_secret=CALLBACK_SECRET, api_key=PROVINCE_KEY))
+    with run_server(app, graceful_shutdown_seconds=0.5) as base_url:
+        handle = Province(app, base_url)
+        yield handle
+        handle.http.close()

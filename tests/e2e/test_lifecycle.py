@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from adapters.province.sandbox.app import create_app as create_province
-from adapters.province.sandbox.app import sandbox_state
-from adapters.province.sandbox.config import ProvinceSandboxConfig
 from tests.conftest import PROVINCE_KEY
 from tests.contract.ministry_support import SandboxHandle
-from tests.e2e.conftest import dossier_state, wait_until
-from tests.support.servers import run_server
+from tests.e2e.conftest import CALLBACK_SECRET as SECRET
+from tests.e2e.conftest import Province, dossier_state, wait_until
 
-SECRET = "lifecycle-callback-secret"
 DECISION = {"so": "45/QĐ-UBND", "ngay": "2024-02-20", "mucHuongThang": 500000, "thangBatDauHuong": "2024-02"}
-
-
-class Province:
-    """The running province sandbox."""
-
-    def __init__(self, app: Any, base_url: str) -> None:
-        self.app = app
-        self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-
-    def point_at(self, gateway_url: str) -> None:
-        state = sandbox_state(self.app)
-        state.config = state.config.model_copy(update={"gateway_url": gateway_url})
-
-    def post_sample(self, **options: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = self.http.post("/_sandbox/post", json=options).json()
-        assert answer["status"] == 202, answer
-        return answer
-
-    def callbacks(self, code: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.http.get("/_sandbox/callbacks", params={"MaHoSo": code}).json()["callbacks"]
-        return found
-
-    def faults(self, **settings: Any) -> None:
-        self.http.put("/_sandbox/faults", json=settings).raise_for_status()
-
-
-@pytest.fixture
-def province() -> Iterator[Province]:
-    app = create_province(ProvinceSandboxConfig(callback_secret=SECRET, api_key=PROVINCE_KEY))
-    with run_server(app, graceful_shutdown_seconds=0.5) as base_url:
-        handle = Province(app, base_url)
-        yield handle
-        handle.http.close()
 
 
 @pytest.fixture

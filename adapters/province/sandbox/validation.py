@@ -18,7 +18,13 @@ from mappings.tables import ministry_status, national_status, national_status_na
 DELIVERED = "DA_CHUYEN_BO"
 STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
 SYNC_FAILED = "LOI_DONG_BO"
-EVENTS = (DELIVERED, STATUS_CHANGED, SYNC_FAILED)
+IDENTITY_MISMATCH = "SAI_LECH_DAN_CU"
+EVENTS = (DELIVERED, STATUS_CHANGED, SYNC_FAILED, IDENTITY_MISMATCH)
+# Events about a dossier the ministry does not hold (yet): TrangThaiHoSo, TrangThaiBo and MaHoSoBo are null.
+NOT_AT_MINISTRY = (SYNC_FAILED, IDENTITY_MISMATCH)
+# Each event's own members besides FIELDS (province-api.md §4 and §5's table).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {IDENTITY_MISMATCH: ("SaiLech",)}
+_FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\[[0-9]+\])?(?:\.[A-Za-z][A-Za-z0-9]*(?:\[[0-9]+\])?)*")
 
 FIELDS = ("EventId", "MaHoSo", "SuKien", "TrangThaiHoSo", "TrangThaiBo", "MaHoSoBo", "ThoiDiem", "NoiDung",
           "QuyetDinh")
@@ -55,10 +61,11 @@ def validate_callback(body: Any) -> list[FieldError]:
     """Every fault of a decoded callback body; empty when it is exactly as §4 describes."""
     if not isinstance(body, dict):
         return [FieldError("$", "invalid_type", "Nội dung phải là một đối tượng JSON.")]
+    own = EVENT_FIELDS.get(str(body.get("SuKien")), ())
     errors = [FieldError(key, "unknown_field", "Trường không có trong đặc tả.")
-              for key in body if key not in FIELDS]
+              for key in body if key not in FIELDS and key not in own]
     errors += [FieldError(key, "required", "Thiếu trường bắt buộc (giá trị rỗng phải gửi là null).")
-               for key in FIELDS if key not in body]
+               for key in (*FIELDS, *own) if key not in body]
 
     event_id = body.get("EventId")
     if "EventId" in body and not _is_uuid(event_id):
@@ -70,8 +77,15 @@ def validate_callback(body: Any) -> list[FieldError]:
     event = body.get("SuKien")
     if "SuKien" in body and event not in EVENTS:
         errors.append(FieldError("SuKien", "invalid_value", "SuKien phải là một trong: " + ", ".join(EVENTS) + "."))
-    failed = event == SYNC_FAILED
+    failed = event in NOT_AT_MINISTRY
     known_event = event in EVENTS
+    if event == IDENTITY_MISMATCH and "SaiLech" in body:
+        paths = body["SaiLech"]
+        if not (isinstance(paths, list) and paths and all(isinstance(p, str) and _FIELD_PATH.fullmatch(p)
+                                                         for p in paths)):
+            errors.append(FieldError("SaiLech", "invalid_value",
+                                     "SaiLech phải là danh sách đường dẫn trường (vd. DuLieuToKhai.NgaySinh), "
+                                     "không phải giá trị."))
 
     if "TrangThaiHoSo" in body:
         errors += _national_status(body["TrangThaiHoSo"], failed=failed, known_event=known_event)
@@ -101,7 +115,7 @@ def validate_callback(body: Any) -> list[FieldError]:
         text = body["NoiDung"]
         if text is not None and not isinstance(text, str):
             errors.append(FieldError("NoiDung", "invalid_type", "NoiDung phải là chuỗi hoặc null."))
-        elif failed and not (isinstance(text, str) and text.strip()):
+        elif event == SYNC_FAILED and not (isinstance(text, str) and text.strip()):
             errors.append(FieldError("NoiDung", "required", "LOI_DONG_BO phải nêu lý do trong NoiDung."))
 
     if "QuyetDinh" in body and body["QuyetDinh"] is not None and not isinstance(body["QuyetDinh"], dict):
@@ -132,7 +146,7 @@ def _national_status(value: Any, *, failed: bool, known_event: bool) -> list[Fie
     if isinstance(value, bool) or not isinstance(value, int):
         return [FieldError("TrangThaiHoSo", "invalid_type", "TrangThaiHoSo phải là số nguyên hoặc null.")]
     if failed:
-        return [FieldError("TrangThaiHoSo", "must_be_null", "LOI_DONG_BO có TrangThaiHoSo là null.")]
+        return [FieldError("TrangThaiHoSo", "must_be_null", "Sự kiện này có TrangThaiHoSo là null.")]
     if national_status_name(value) is None:
         return [FieldError("TrangThaiHoSo", "unknown_status", "Không phải mã trạng thái hồ sơ quốc gia.")]
     return []

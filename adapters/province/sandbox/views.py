@@ -24,6 +24,7 @@ EVENT_NAMES = {
     "DA_CHUYEN_BO": "Đã chuyển sang Bộ",
     "CAP_NHAT_TRANG_THAI": "Cập nhật trạng thái",
     "LOI_DONG_BO": "Lỗi đồng bộ",
+    "SAI_LECH_DAN_CU": "Sai lệch với CSDL dân cư",
 }
 
 _STYLE = """

@@ -107,6 +107,11 @@ def main() -> int:
         "GATEWAY_PROVINCE_CALLBACK_SECRET": os.environ.get("GATEWAY_PROVINCE_CALLBACK_SECRET", DEMO_CALLBACK_SECRET),
         "PROVINCE_SANDBOX_GATEWAY_URL": f"http://{host}:{gw}",
         "PROVINCE_SANDBOX_API_KEY": DEMO_PROVINCE_KEY,
+        # The identity check against the population sandbox (a newcomer sees a mismatch held).
+        "GATEWAY_POPULATION_BASE_URL": os.environ.get("GATEWAY_POPULATION_BASE_URL", f"http://{host}:{population}"),
+        "GATEWAY_POPULATION_CLIENT_ID": os.environ.get("GATEWAY_POPULATION_CLIENT_ID", SANDBOX_CLIENT_ID),
+        "GATEWAY_POPULATION_CLIENT_SECRET": os.environ.get("GATEWAY_POPULATION_CLIENT_SECRET",
+                                                           SANDBOX_CLIENT_SECRET),
         "GATEWAY_LOG_FORMAT": os.environ.get("GATEWAY_LOG_FORMAT", "console"),
         # A demo wants to see the officer's actions come back within seconds, not the default 30.
         "GATEWAY_RECONCILE_INTERVAL_S": os.environ.get("GATEWAY_RECONCILE_INTERVAL_S", "2"),
@@ -153,6 +158,8 @@ def _banner(host: str, gw: int, ministry: int, province: int, population: int, c
         "",
         "Try it: on the province page press 'post a sample dossier'; watch it arrive in the ministry's",
         "pending-reception queue; act as the officer there; watch the statuses come back to the province.",
+        "Choose the sample 'ngày sinh sai lệch CSDL dân cư': the population sandbox disagrees, the gateway holds it",
+        f"(SAI_LECH_DAN_CU to the province; http://{host}:{gw}/admin/held lists it with a release button).",
         "Or from a shell:",
         f"  {sys.executable} -m adapters.province.post --gateway http://{host}:{gw} --api-key {DEMO_PROVINCE_KEY}",
         "",

@@ -40,6 +40,7 @@ CHATTY_LOGGERS = (
     # One ``ministry_call`` line per exchange (each change-feed poll, token, upload, create): at INFO
     # the delivery and reconcile lines say what happened; failed calls are WARNING and still shown.
     "adapters.ministry.client",
+    "adapters.population.client",  # one ``population_call`` line per exchange, likewise
     # uvicorn's request lines (``gateway serve`` has its own ``http_request`` line; the sandboxes none).
     "uvicorn.access",
 )

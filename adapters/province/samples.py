@@ -57,6 +57,16 @@ def sample_dossier(**overrides: Any) -> dict[str, Any]:
     return dossier
 
 
+def sample_mismatch_dossier(**overrides: Any) -> dict[str, Any]:
+    """A valid monthly-allowance dossier whose birth date (03/03/1941) disagrees with the population
+    database's record of its beneficiary (02/03/1941, the population sandbox's seed): held by the gateway's
+    identity check with ``SAI_LECH_DAN_CU`` naming ``DuLieuToKhai.NgaySinh``."""
+    dossier = sample_dossier(**overrides)
+    if "DuLieuToKhai" not in overrides:
+        dossier["DuLieuToKhai"]["NgaySinh"] = "03/03/1941"
+    return dossier
+
+
 def sample_funeral_dossier(**overrides: Any) -> dict[str, Any]:
     """A valid funeral-support dossier (declaration + death-certificate extract)."""
     dossier = copy.deepcopy(_FUNERAL)

@@ -134,7 +134,7 @@ def _post_options(values: dict[str, Any]) -> tuple[str, Encoding, str | None]:
               for k in values if k not in _POST_FIELDS]
     procedure = values.get("procedure", "allowance")
     if procedure not in PROCEDURES:
-        errors.append(FieldError("procedure", "invalid_value", "allowance or funeral"))
+        errors.append(FieldError("procedure", "invalid_value", ", ".join(PROCEDURES)))
     encoding = values.get("encoding", "multipart")
     if encoding not in ENCODINGS:
         errors.append(FieldError("encoding", "invalid_value", "multipart or json"))

@@ -11,12 +11,14 @@ from typing import Any, Literal
 import httpx
 
 from adapters.province.client import Encoding, post_dossier
-from adapters.province.samples import sample_dossier, sample_funeral_dossier, sample_pdf_bytes
+from adapters.province.samples import sample_dossier, sample_funeral_dossier, sample_mismatch_dossier, sample_pdf_bytes
 from adapters.province.sandbox.state import SandboxState
 from adapters.province.sandbox.store import PostedDossier
 
-Procedure = Literal["allowance", "funeral"]
-PROCEDURES: dict[str, Callable[..., dict[str, Any]]] = {"allowance": sample_dossier, "funeral": sample_funeral_dossier}
+Procedure = Literal["allowance", "funeral", "mismatch"]
+# "mismatch": a monthly-allowance sample whose birth date the population database disagrees with.
+PROCEDURES: dict[str, Callable[..., dict[str, Any]]] = {"allowance": sample_dossier, "funeral": sample_funeral_dossier,
+                                                      "mismatch": sample_mismatch_dossier}
 ENCODINGS: tuple[Encoding, ...] = ("multipart", "json")
 AGENCY = "000.00.12.H56"
 

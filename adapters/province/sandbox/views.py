@@ -65,7 +65,8 @@ JSON: <a href="/_sandbox/callbacks">/_sandbox/callbacks</a>, <a href="/_sandbox/
 {_faults(state)}
 <form method="post" action="/_sandbox/post">
 <label>Thủ tục <select name="procedure"><option value="allowance">Trợ cấp xã hội hằng tháng (1.001776)</option>
-<option value="funeral">Hỗ trợ chi phí mai táng (1.001731)</option></select></label>
+<option value="funeral">Hỗ trợ chi phí mai táng (1.001731)</option>
+<option value="mismatch">Trợ cấp hằng tháng, ngày sinh sai lệch CSDL dân cư</option></select></label>
 <label>Định dạng <select name="encoding"><option value="multipart">multipart</option>
 <option value="json">JSON (base64)</option></select></label>
 <button type="submit">Gửi một hồ sơ mẫu</button>

@@ -87,7 +87,7 @@ def identity_mismatches(
 
 
 @router.post("/dossiers/{ma_ho_so}/release", response_model=ReleaseResult,
-             responses=problem_responses(401, 403, 404, 409, 422),
+             responses=problem_responses(400, 401, 403, 404, 409, 422),
              summary="Deliver a held dossier anyway (audited; the reason goes to the ministry in ghiChu)")
 async def release_dossier(
     ma_ho_so: Annotated[str, Path(max_length=64)], body: ReleaseRequest, principal: Admin, db: Db,

@@ -155,6 +155,10 @@ def test_a_wrong_birth_date_is_held_and_the_province_told_which_field_then_a_cor
         "SAI_LECH_DAN_CU", ["DuLieuToKhai.NgaySinh"], None, None)
     assert told["signature_ok"] and "03/03/1941" not in json.dumps(told, ensure_ascii=False)
     assert _created(ministry, code) == []
+    with httpx.Client(base_url=url, timeout=10) as http:
+        metrics = http.get("/metrics").text
+    assert "gateway_identity_held 1.0" in metrics
+    assert 'gateway_identity_checks_total{outcome="mismatch"}' in metrics
 
     with _admin(url) as admin:
         report = admin.get("/api/v1/admin/identity-mismatches", params={"maXa": "16171"}).json()

@@ -39,6 +39,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/admin/messages/{message_id}/cancel"): "admin",
     ("GET", "/api/v1/admin/audit"): "admin",
     ("GET", "/api/v1/admin/stats"): "admin",
+    ("GET", "/api/v1/admin/identity-mismatches"): "admin",
+    ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): "admin",
 }
 # Routes open to anyone (the console's login form itself, health, metrics, the API description).
 PUBLIC_ROUTES = {
@@ -49,6 +51,7 @@ PUBLIC_ROUTES = {
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/messages/replay"): {"all": True},
     ("POST", "/api/v1/admin/messages/{message_id}/cancel"): {"reason": "test"},
+    ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): {"reason": "test"},
 }
 PATH_VALUES = {"ma_ho_so": "000.00.12.H56-240115-0001", "message_id": "1"}
 

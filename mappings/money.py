@@ -209,3 +209,63 @@ def children_from_decision(group: str, birth_date: BirthDate, decision_month: Mo
     if isinstance(muc_huong_thang, bool) or muc_huong_thang <= 0 or muc_huong_thang % one:
         raise ValueError("amount_not_per_child")
     return muc_huong_thang // one
+
+
+# --- spans of months: recoveries (truy thu) and back-payments (truy linh) --------------------
+
+
+def month_code(month: Month) -> str:
+    """``YYYY-MM`` of ``month`` (a date, or ``YYYY-MM``)."""
+    first = _first_of(month)
+    return f"{first.year:04d}-{first.month:02d}"
+
+
+def month_after(day: date) -> str:
+    """The month after the one ``day`` falls in, ``YYYY-MM``: the first month not owed after a death
+    (Decree 20 art. 8.2: the allowance stops from the month right after the month of death)."""
+    return month_code(date(day.year + day.month // 12, day.month % 12 + 1, 1))
+
+
+@dataclass(frozen=True)
+class Span:
+    """Consecutive months, each at its own amount (ministry-api.md §8 ``truyThu``, §9 ``chiTiet``)."""
+
+    months: tuple[tuple[str, int], ...]  # ("2024-10", 500000), oldest first
+
+    @property
+    def total(self) -> int:
+        """The sum of the months' amounts (``soTien``)."""
+        return sum(amount for _, amount in self.months)
+
+    def as_ministry(self) -> dict[str, object]:
+        """``{"soTien": total, "chiTiet": [{"thang", "soTien"}, …]}`` as §8 and §9 write it."""
+        return {"soTien": self.total, "chiTiet": [{"thang": m, "soTien": a} for m, a in self.months]}
+
+
+def span(group: str, birth_date: BirthDate, first: Month, last: Month, *, children: int | None = None) -> Span:
+    """Every month from ``first`` to ``last`` (both included) at :func:`monthly_amount`; empty when
+    ``last`` is before ``first``. A base-level change or a birthday inside the span changes the months
+    after it, each on its own first day."""
+    start, end = _first_of(first), _first_of(last)
+    months: list[tuple[str, int]] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        day = date(year, month, 1)
+        months.append((month_code(day), monthly_amount(group, birth_date, day, children=children)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return Span(tuple(months))
+
+
+def recovery(group: str, birth_date: BirthDate, *, died_on: date, paid_through: Month | None,
+             children: int | None = None) -> tuple[str, Span | None]:
+    """(the stop month, what was overpaid) for a beneficiary who died on ``died_on``.
+
+    The stop month (``thangThoiHuong``) is the month after the month of death; the overpayment
+    (``truyThu``, ministry-api.md §8) is every month from it to ``paid_through`` (``daChiTraDenThang``,
+    the last month a payment list carried the person) at its own amount, or None when none was paid
+    (never paid, or not paid past the month of death).
+    """
+    stop = month_after(died_on)
+    if paid_through is None or _first_of(paid_through) < _first_of(stop):
+        return stop, None
+    return stop, span(group, birth_date, stop, paid_through, children=children)

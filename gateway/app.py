@@ -16,7 +16,9 @@ from gateway.db import Database, create_database
 from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
+from gateway.death_notices.endpoints import router as notices_router
 from gateway.identity.endpoints import router as identity_router
+from gateway.payments.endpoints import router as payments_router
 from gateway.middleware import InputLimitsMiddleware, RequestContextMiddleware
 from gateway.migrate import ensure_migrated
 from gateway.problems import install_problem_handlers
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(dossiers_router)
     app.include_router(admin_api_router)
     app.include_router(identity_router)
+    app.include_router(notices_router)
+    app.include_router(payments_router)
     install_console(app)
 
     app.add_middleware(InputLimitsMiddleware, max_header_bytes=settings.max_header_bytes,

@@ -161,6 +161,51 @@ class IdentityCheck(SQLModel, table=True):
     released_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
+class DeathNotice(SQLModel, table=True):
+    """A death registered through the linked procedure (province-api.md §5) and its workflow's steps.
+
+    ``steps`` holds what each step (``lookup``, ``stop``, ``funeral_dossier``) did and what the ministry
+    answered (no personal value: states, ids, months, amounts); ``files`` the notice's attachments
+    (their bytes in the blob store), which become the funeral dossier's.
+    """
+
+    __tablename__ = "death_notice"
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    ma_ho_so_lien_thong: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    files: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    steps: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dossier_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))  # the funeral dossier
+    client_name: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PaymentAdjustment(SQLModel, table=True):
+    """A recovery (truy thu) or back-payment (truy lĩnh) computed and sent: what the payment list reads.
+
+    ``months`` is the per-month detail ``[{"thang", "soTien"}]``; ``ministry_answer`` what the ministry said.
+    """
+
+    __tablename__ = "payment_adjustment"
+    __table_args__ = (Index("ix_payment_adjustment_month", "list_month", "kind"),)
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))  # truy_thu | truy_linh
+    ma_ho_so: str = Field(sa_column=Column(String(64), nullable=False))  # the dossier or MaHoSoLienThong
+    beneficiary_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # the ministry's
+    commune_code: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    first_month: str = Field(sa_column=Column(String(7), nullable=False))
+    last_month: str = Field(sa_column=Column(String(7), nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # VND, the months' sum
+    months: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    list_month: str = Field(sa_column=Column(String(7), nullable=False))  # the payment list it belongs to
+    ministry_answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
 class MinistryChange(SQLModel, table=True):
     """One entry of the ministry's change feed, recorded once however often the feed repeats it."""
 

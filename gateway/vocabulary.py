@@ -25,6 +25,8 @@ class MessageKind(StrEnum):
     DELIVER_DOSSIER = "deliver_dossier"  # a revision into the ministry's pending-reception queue
     SUPPLEMENT_DOSSIER = "supplement_dossier"  # the new components of a revision, through bo-sung
     PROVINCE_CALLBACK = "province_callback"  # a signed status callback to the province
+    NOTICE_LOOKUP = "notice_lookup"  # a death notice: look the deceased up among the ministry's beneficiaries
+    NOTICE_STOP = "notice_stop"  # a death notice: stop the allowance, the overpayment computed
 
 
 class Peer(StrEnum):
@@ -57,6 +59,8 @@ class CallbackEvent(StrEnum):
     STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
     SYNC_FAILED = "LOI_DONG_BO"
     IDENTITY_MISMATCH = "SAI_LECH_DAN_CU"  # the population database disagrees (field paths in SaiLech)
+    ALLOWANCE_STOPPED = "DA_THOI_HUONG"  # a death notice: the ministry stopped the allowance (ThoiHuong)
+    NO_ALLOWANCE = "KHONG_CO_TRO_CAP"  # a death notice: the deceased was not an active beneficiary
 
 
 CALLBACK_KEY_PREFIX = "callback:"

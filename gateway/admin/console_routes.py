@@ -9,6 +9,7 @@ never dossier content.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated
@@ -39,6 +40,7 @@ from gateway.db import Database
 from gateway.deps import LocalWorker, get_database, get_settings
 from gateway.identity.service import mismatches as identity_mismatches
 from gateway.identity.service import release
+from gateway.payments.service import adjustments as payment_adjustments
 from gateway.problems import Problem
 from gateway.settings import Settings
 from gateway.vocabulary import MESSAGE_STATES, MessageKind, dossier_code_of_key
@@ -347,3 +349,16 @@ def release_held(request: Request, ma_ho_so: str, user: FormUser, db: Db,
 def _release_flash(query: Mapping[str, str]) -> str | None:
     code = query.get("released")
     return f"Đã chuyển hồ sơ {code} vào hàng đợi gửi sang Bộ (ghi nhận chưa khớp CSDL dân cư)." if code else None
+
+
+@router.get("/payments")
+def payments_page(request: Request, user: User, db: Db,
+                  month: Annotated[str, Query(max_length=7)] = "",
+                  kind: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
+    """Recoveries and back-payments computed and sent, for the month's payment list."""
+    month_ok = bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month))
+    kind_ok = kind in ("truy_thu", "truy_linh")
+    found = payment_adjustments(db, month=month if month_ok else None, kind=kind if kind_ok else None,
+                                limit=PAGE_SIZE)
+    return page(request, "payments.html", user=user, items=found.items, count=found.count, total=found.total,
+                month=month if month_ok else "", kind=kind if kind_ok else "")

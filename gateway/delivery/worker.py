@@ -22,6 +22,8 @@ from gateway.admin.service import purge
 from gateway.blobs import BlobStore
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from gateway.db import Database
+from gateway.death_notices.funeral import FuneralOptions
+from gateway.death_notices.handlers import LookupHandler, StopHandler
 from gateway.delivery.handlers import DeliverDossierHandler, SupplementDossierHandler
 from gateway.identity.handler import IdentityVerifier, VerifyIdentityHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
@@ -84,6 +86,11 @@ class Worker:
             handlers.append(VerifyIdentityHandler(db, population, policy=settings.identity_policy,
                                                   max_wait_s=settings.identity_max_wait_s, retry=retry,
                                                   notify=notify))
+        options = FuneralOptions(verify_identity=settings.identity_configured or population is not None,
+                                 extra_days_off=settings.calendar_extra_days_off,
+                                 extra_workdays=settings.calendar_extra_workdays)
+        handlers += [LookupHandler(db, self.client, options=options, notify=notify),
+                     StopHandler(db, self.client, options=options, notify=notify)]
         if notify and settings.province_callback_url and settings.province_callback_secret:
             handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
                 self.callback_http, settings.province_callback_url,

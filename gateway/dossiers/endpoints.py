@@ -20,7 +20,7 @@ from gateway.settings import Settings
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
-_SUBMIT_BODY: dict[str, Any] = {
+SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -34,7 +34,7 @@ _SUBMIT_BODY: dict[str, Any] = {
 _require_write = require_scope("dossiers:write")
 
 
-async def _writer(request: Request) -> Principal:
+async def writer(request: Request) -> Principal:
     """The caller, who must hold ``dossiers:write``: the same check, run on the event loop.
 
     FastAPI runs a plain ``def`` dependency in the thread pool, and each such hop cost ~0.15 ms of a
@@ -49,11 +49,11 @@ async def _writer(request: Request) -> Principal:
     response_model=DossierReceipt,
     responses={200: {"model": DossierReceipt, "description": "the same content again"},
                **problem_responses(400, 401, 403, 408, 409, 413, 415, 422, 503, 507)},
-    openapi_extra=_SUBMIT_BODY,
+    openapi_extra=SUBMIT_BODY,
     summary="Submit or revise a dossier (JSON with base64 files, or multipart with file parts)",
 )
 async def submit_dossier(request: Request, response: Response,
-                         principal: Annotated[Principal, Depends(_writer)]) -> DossierReceipt:
+                         principal: Annotated[Principal, Depends(writer)]) -> DossierReceipt:
     """Province-api.md §2."""
     settings, db, blobs = get_settings(request), get_database(request), get_blob_store(request)
     try:

@@ -74,7 +74,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
 
     content = dossier_to_json(dossier)
     digest = fingerprint(dossier, facts)
-    due_at = dossier.due_at or _promised_date(dossier, extra_days_off, extra_workdays)
+    due_at = dossier.due_at or promised_date(dossier, extra_days_off, extra_workdays)
     try:
         for blob in submission.files.values():
             blob.commit()
@@ -112,7 +112,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
         return Receipt(202, _receipt(row.id, row.ma_ho_so, number, state))
 
 
-def _promised_date(dossier: DomainDossier, days_off: Collection[date], workdays: Collection[date]) -> datetime | None:
+def promised_date(dossier: DomainDossier, days_off: Collection[date], workdays: Collection[date]) -> datetime | None:
     """NgayHenTra when the province sent none: the procedure's legal time in working days from reception."""
     found = procedure(dossier.procedure_code)
     if found is None or not found.processing_days:

@@ -19,11 +19,14 @@ DELIVERED = "DA_CHUYEN_BO"
 STATUS_CHANGED = "CAP_NHAT_TRANG_THAI"
 SYNC_FAILED = "LOI_DONG_BO"
 IDENTITY_MISMATCH = "SAI_LECH_DAN_CU"
-EVENTS = (DELIVERED, STATUS_CHANGED, SYNC_FAILED, IDENTITY_MISMATCH)
-# Events about a dossier the ministry does not hold (yet): TrangThaiHoSo, TrangThaiBo and MaHoSoBo are null.
-NOT_AT_MINISTRY = (SYNC_FAILED, IDENTITY_MISMATCH)
-# Each event's own members besides FIELDS (province-api.md §4 and §5's table).
-EVENT_FIELDS: dict[str, tuple[str, ...]] = {IDENTITY_MISMATCH: ("SaiLech",)}
+ALLOWANCE_STOPPED = "DA_THOI_HUONG"
+NO_ALLOWANCE = "KHONG_CO_TRO_CAP"
+EVENTS = (DELIVERED, STATUS_CHANGED, SYNC_FAILED, IDENTITY_MISMATCH, ALLOWANCE_STOPPED, NO_ALLOWANCE)
+# Events about no dossier the ministry holds: TrangThaiHoSo, TrangThaiBo and MaHoSoBo are null (§6).
+NOT_AT_MINISTRY = (SYNC_FAILED, IDENTITY_MISMATCH, ALLOWANCE_STOPPED, NO_ALLOWANCE)
+# Each event's own members besides FIELDS (province-api.md §6's table).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {IDENTITY_MISMATCH: ("SaiLech",), ALLOWANCE_STOPPED: ("ThoiHuong",)}
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\[[0-9]+\])?(?:\.[A-Za-z][A-Za-z0-9]*(?:\[[0-9]+\])?)*")
 
 FIELDS = ("EventId", "MaHoSo", "SuKien", "TrangThaiHoSo", "TrangThaiBo", "MaHoSoBo", "ThoiDiem", "NoiDung",
@@ -79,6 +82,8 @@ def validate_callback(body: Any) -> list[FieldError]:
         errors.append(FieldError("SuKien", "invalid_value", "SuKien phải là một trong: " + ", ".join(EVENTS) + "."))
     failed = event in NOT_AT_MINISTRY
     known_event = event in EVENTS
+    if event == ALLOWANCE_STOPPED and "ThoiHuong" in body:
+        errors += _stopped(body["ThoiHuong"])
     if event == IDENTITY_MISMATCH and "SaiLech" in body:
         paths = body["SaiLech"]
         if not (isinstance(paths, list) and paths and all(isinstance(p, str) and _FIELD_PATH.fullmatch(p)
@@ -121,6 +126,29 @@ def validate_callback(body: Any) -> list[FieldError]:
     if "QuyetDinh" in body and body["QuyetDinh"] is not None and not isinstance(body["QuyetDinh"], dict):
         errors.append(FieldError("QuyetDinh", "invalid_type", "QuyetDinh phải là đối tượng JSON hoặc null."))
     return errors
+
+
+def _stopped(value: Any) -> list[FieldError]:
+    """``ThoiHuong``: ``{"ThangThoiHuong": "YYYY-MM", "TruyThu": null | {"SoTien", "SoThang", "ChiTiet"}}``."""
+    fault = [FieldError("ThoiHuong", "invalid_value", "ThoiHuong phải có ThangThoiHuong (YYYY-MM) và TruyThu "
+                        "(null hoặc {SoTien, SoThang, ChiTiet: [{Thang, SoTien}]}) khớp nhau.")]
+    if not isinstance(value, dict) or set(value) != {"ThangThoiHuong", "TruyThu"}:
+        return fault
+    if not isinstance(value["ThangThoiHuong"], str) or not _MONTH.fullmatch(value["ThangThoiHuong"]):
+        return fault
+    recovered = value["TruyThu"]
+    if recovered is None:
+        return []
+    if not isinstance(recovered, dict) or set(recovered) != {"SoTien", "SoThang", "ChiTiet"}:
+        return fault
+    months = recovered["ChiTiet"]
+    if not (isinstance(months, list) and months and all(
+            isinstance(m, dict) and set(m) == {"Thang", "SoTien"} and isinstance(m["Thang"], str)
+            and _MONTH.fullmatch(m["Thang"]) and isinstance(m["SoTien"], int) and m["SoTien"] > 0 for m in months)):
+        return fault
+    if recovered["SoThang"] != len(months) or recovered["SoTien"] != sum(m["SoTien"] for m in months):
+        return fault
+    return []
 
 
 def warnings_for(body: dict[str, Any]) -> list[str]:

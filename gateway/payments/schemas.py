@@ -1,0 +1,40 @@
+"""Answer shapes of the payment adjustments (gateway-operations.md: ``/api/v1/admin/payment-adjustments``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class MonthAmount(BaseModel):
+    """One month of an adjustment."""
+
+    thang: str
+    soTien: int
+
+
+class Adjustment(BaseModel):
+    """A recovery (truy_thu) or back-payment (truy_linh) computed and sent."""
+
+    id: str
+    kind: str = Field(description="truy_thu or truy_linh")
+    MaHoSo: str = Field(description="the dossier, or a death notice's MaHoSoLienThong")
+    beneficiaryId: str | None = Field(description="the ministry's doiTuong id")
+    maXa: str | None
+    firstMonth: str
+    lastMonth: str
+    months: list[MonthAmount]
+    amount: int = Field(description="VND, the months' sum")
+    listMonth: str = Field(description="the payment list it belongs to (YYYY-MM)")
+    ministryAnswer: dict[str, Any] | None
+    createdAt: datetime
+
+
+class AdjustmentPage(BaseModel):
+    """Adjustments, newest first, and their total."""
+
+    items: list[Adjustment]
+    count: int
+    total: int = Field(description="VND, the listed adjustments' sum")

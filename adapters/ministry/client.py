@@ -34,7 +34,14 @@ from adapters.ministry.errors import (
     classify,
 )
 from adapters.ministry.filenames import sanitize_filename
-from adapters.ministry.models import ChangePage, CreatedDossier, UploadedFile
+from adapters.ministry.models import (
+    AllowanceStatus,
+    BeneficiaryRecord,
+    ChangePage,
+    CreatedDossier,
+    StopResult,
+    UploadedFile,
+)
 from adapters.ministry.transport import DEFAULT_TRANSPORT, TransportName, make_transport
 
 _log = structlog.get_logger(__name__)
@@ -44,6 +51,8 @@ CREATE_PATH = "/api/v1/ho-so/cho-tiep-nhan"
 CHANGES_PATH = "/api/v1/ho-so/thay-doi"
 DOSSIER_PATH = "/api/v1/ho-so/{id}"
 SUPPLEMENT_PATH = "/api/v1/ho-so/{id}/bo-sung"
+BENEFICIARIES_PATH = "/api/v1/doi-tuong"
+STOP_PATH = "/api/v1/doi-tuong/{id}/thoi-huong"
 MAX_CHANGES_LIMIT = 500
 
 # The legacy lookup import: a dossier sent there is only searchable, no officer can receive it.
@@ -52,9 +61,10 @@ _FORBIDDEN_SEGMENT = "tra-cuu"
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")  # visible ASCII: it travels in a header
+_PERSONAL_ID = re.compile(r"[0-9]{12}")  # ASCII digits only (str.isdigit() would take fullwidth ones)
 
-__all__ = ["CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "SUPPLEMENT_PATH", "UPLOAD_PATH", "MinistryClient",
-           "RequestParts"]
+__all__ = ["BENEFICIARIES_PATH", "CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "STOP_PATH", "SUPPLEMENT_PATH",
+           "UPLOAD_PATH", "MinistryClient", "RequestParts"]
 
 
 class MinistryClient(PeerClient):
@@ -267,6 +277,51 @@ class MinistryClient(PeerClient):
             raise _invalid(response, "conTro missing")
         return ChangePage(changes=changes, cursor=cursor, more=answer.get("conTiep") is True)
 
+    async def find_beneficiaries(self, personal_id: str) -> list[BeneficiaryRecord]:
+        """The people the ministry pays under this ID number (§8); an empty list when it pays nobody.
+
+        The number travels as the ``soDinhDanh`` query parameter; the log line carries the path only.
+        Raises ValueError unless ``personal_id`` is 12 ASCII digits.
+        """
+        if not isinstance(personal_id, str) or not _PERSONAL_ID.fullmatch(personal_id):
+            raise ValueError("personal_id must be 12 ASCII digits")
+        response = await self._send(
+            "GET", BENEFICIARIES_PATH, parts=_static_parts(params={"soDinhDanh": personal_id})
+        )
+        if not response.is_success:
+            raise classify(response)
+        found = _json_object(response).get("ketQua")
+        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+            raise _invalid(response, "ketQua is not a list of objects")
+        records = [_beneficiary(r, response) for r in found]
+        if any(r.personal_id != personal_id for r in records):
+            raise _invalid(response, "a record of another soDinhDanh")
+        return records
+
+    async def stop_allowance(self, beneficiary_id: str, body: dict[str, Any], *, idempotency_key: str) -> StopResult:
+        """Stop a beneficiary's allowance (``thoi-huong``, §8) with the body as built by the caller
+        (``lyDo``, ``ngaySuKien``, ``thangThoiHuong``, ``truyThu`` from ``mappings.money``, ``canCu``, ``ghiChu``).
+
+        A 409 TRANG_THAI_KHONG_PHU_HOP (stopped already from another month) and a 422 SAI_SO_TIEN (the
+        recovery disagrees with the ministry's payment record; ``details`` names the months) are permanent.
+        """
+        _check_key(idempotency_key)
+        path = STOP_PATH.format(id=_id_segment(beneficiary_id))
+        response = await self._send("POST", path, parts=_json_parts(body), idempotency_key=idempotency_key)
+        if not response.is_success:
+            raise classify(response)
+        answer = _json_object(response)
+        recovery = answer.get("truyThu")
+        if recovery is not None and not isinstance(recovery, dict):
+            raise _invalid(response, "truyThu is not an object")
+        return StopResult(
+            id=_required_str(answer, "id", response),
+            status=_optional_str(answer, "trangThaiHuong") or AllowanceStatus.DA_THOI_HUONG.value,
+            stop_month=_required_str(answer, "thangThoiHuong", response),
+            recovery=recovery,
+            replayed=response.headers.get("Idempotent-Replayed", "").strip().lower() == "true",
+        )
+
     # ---- exchanges ----------------------------------------------------------------------
 
     async def _send(
@@ -362,6 +417,30 @@ def _required_str(answer: Mapping[str, Any], key: str, response: httpx.Response)
 def _optional_str(answer: Mapping[str, Any], key: str) -> str | None:
     value = answer.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def _beneficiary(record: Mapping[str, Any], response: httpx.Response) -> BeneficiaryRecord:
+    """One ``ketQua`` entry; unknown fields are ignored, a missing or mistyped one is an unreadable answer."""
+    status = _required_str(record, "trangThaiHuong", response)
+    if status not in AllowanceStatus.__members__:
+        raise _invalid(response, "trangThaiHuong unknown")
+    amount = record.get("mucHuongThang")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise _invalid(response, "mucHuongThang is not an integer")
+    return BeneficiaryRecord(
+        id=_required_str(record, "id", response),
+        personal_id=_required_str(record, "soDinhDanh", response),
+        full_name=_required_str(record, "hoTen", response),
+        birth_date=_required_str(record, "ngaySinh", response),
+        gender=_required_str(record, "gioiTinh", response),
+        group_code=_required_str(record, "nhomDoiTuong", response),
+        commune_code=_required_str(record, "maXa", response),
+        status=AllowanceStatus(status),
+        monthly_amount=amount,
+        start_month=_required_str(record, "thangBatDauHuong", response),
+        paid_through=_optional_str(record, "daChiTraDenThang"),
+        dossier_id=_optional_str(record, "hoSoId"),
+    )
 
 
 def _optional_datetime(answer: Mapping[str, Any], key: str) -> datetime | None:

@@ -33,11 +33,11 @@ from adapters.common.errors import (
 from adapters.common.errors import classify_exception as _classify_exception
 
 __all__ = [
-    "CHECKSUM_MISMATCH", "CONNECTION", "DOSSIER_EXISTS", "FILE_TOO_LARGE", "IDEMPOTENCY_KEY_REUSED", "INVALID_DATA",
-    "INVALID_RESPONSE", "KINDS", "NOT_FOUND", "PROTOCOL", "RATE_LIMITED", "SYSTEM_ERROR", "TIMEOUT", "TRANSPORT",
-    "UNEXPECTED_STATUS", "UNSUPPORTED_TYPE", "WRONG_STATE", "CredentialsError", "FieldFault", "MinistryAuthError",
-    "MinistryError", "PermanentMinistryError", "TransientMinistryError", "classify", "classify_exception",
-    "parse_retry_after",
+    "AMOUNT_MISMATCH", "CHECKSUM_MISMATCH", "CONNECTION", "DOSSIER_EXISTS", "FILE_TOO_LARGE",
+    "IDEMPOTENCY_KEY_REUSED", "INVALID_DATA", "INVALID_RESPONSE", "KINDS", "NOT_FOUND", "PROTOCOL", "RATE_LIMITED",
+    "SYSTEM_ERROR", "TIMEOUT", "TRANSPORT", "UNEXPECTED_STATUS", "UNSUPPORTED_TYPE", "WRONG_STATE",
+    "CredentialsError", "FieldFault", "MinistryAuthError", "MinistryError", "PermanentMinistryError",
+    "TransientMinistryError", "classify", "classify_exception", "parse_retry_after",
 ]
 
 # maLoi codes of the contract that the client acts on (the shared ones come from adapters.common.errors).
@@ -47,7 +47,8 @@ FILE_TOO_LARGE = "TEP_QUA_LON"
 UNSUPPORTED_TYPE = "DINH_DANG_KHONG_HO_TRO"
 CHECKSUM_MISMATCH = "SAI_MA_BAM"
 IDEMPOTENCY_KEY_REUSED = "KHOA_TRUNG_LAP_KHAC_NOI_DUNG"
-WRONG_STATE = "TRANG_THAI_KHONG_PHU_HOP"
+WRONG_STATE = "TRANG_THAI_KHONG_PHU_HOP"  # §5 bo-sung, §8 thoi-huong (already stopped from another month)
+AMOUNT_MISMATCH = "SAI_SO_TIEN"  # §8 truyThu, §9 truy-linh: chiTiet names the months the ministry's record disagrees on
 
 _DEFAULT_MESSAGES: dict[int, str] = {
     400: "the ministry rejected the data",
@@ -104,6 +105,9 @@ KINDS = ErrorKinds(
 
 
 def _ministry_422(answer: ErrorAnswer, _message: str) -> MinistryError | None:
+    if answer.status == 422 and answer.code == AMOUNT_MISMATCH:
+        # The same amounts would be refused again: an officer must look (§8). ``details`` keeps the months.
+        return PermanentMinistryError(_message, **answer.fields)
     if answer.status == 422 and answer.code == CHECKSUM_MISMATCH:
         return TransientMinistryError(_message, **answer.fields)
     if answer.status == 422 and answer.code == IDEMPOTENCY_KEY_REUSED:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 
@@ -42,3 +43,48 @@ class ChangePage:
     changes: list[dict[str, Any]]
     cursor: str
     more: bool
+
+
+class AllowanceStatus(StrEnum):
+    """``trangThaiHuong`` of a beneficiary (ministry-api §8)."""
+
+    DANG_HUONG = "DANG_HUONG"  # being paid
+    TAM_DUNG = "TAM_DUNG"  # suspended
+    DA_THOI_HUONG = "DA_THOI_HUONG"  # stopped
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficiaryRecord:
+    """One person the ministry pays (an entry of ``GET /api/v1/doi-tuong``'s ``ketQua``).
+
+    The ID number, the name and the birth date are left out of ``repr``: a record may end up in a log
+    line or an assertion message, and those must carry nothing personal.
+    """
+
+    id: str  # "DT-…"
+    personal_id: str = field(repr=False)  # soDinhDanh
+    full_name: str = field(repr=False)  # hoTen
+    birth_date: str = field(repr=False)  # ngaySinh: YYYY-MM-DD, or YYYY-MM / YYYY when known only so far
+    gender: str  # gioiTinh: NAM, NU
+    group_code: str  # nhomDoiTuong
+    commune_code: str  # maXa
+    status: AllowanceStatus  # trangThaiHuong
+    monthly_amount: int  # mucHuongThang, whole VND
+    start_month: str  # thangBatDauHuong, YYYY-MM
+    paid_through: str | None  # daChiTraDenThang: the last month a payment list carried the person; None: never
+    dossier_id: str | None  # hoSoId, "HS-…"
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    """The ministry's answer to ``POST /api/v1/doi-tuong/{id}/thoi-huong``.
+
+    ``recovery`` is the ``truyThu`` the ministry recorded (``{"soTien", "chiTiet": [{"thang", "soTien"}]}``),
+    None when no month was overpaid. ``replayed``: the ministry's stored first answer to this key.
+    """
+
+    id: str  # "DT-…"
+    status: str  # trangThaiHuong, DA_THOI_HUONG
+    stop_month: str  # thangThoiHuong, YYYY-MM: the first month not owed
+    recovery: dict[str, Any] | None
+    replayed: bool = False

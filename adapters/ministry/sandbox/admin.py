@@ -1,5 +1,6 @@
 """The sandbox's own endpoints under ``/_sandbox``: faults, tokens, reset, request log, the queues,
-and the officer's actions. Not part of the contract; no authentication (bind to loopback).
+the officer's actions, and the people the ministry pays (§8).
+Not part of the contract; no authentication (bind to loopback).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.api import State
+from adapters.ministry.sandbox.beneficiaries import Beneficiary, parse_beneficiary
 from adapters.ministry.sandbox.config import FaultSettings
 from adapters.ministry.sandbox.errors import FieldError, SandboxError, invalid, json_response, not_found
 from adapters.ministry.sandbox.officer import action_extras
@@ -237,3 +239,59 @@ async def file_bytes(file_id: str, state: State) -> Response:
     disposition = f"inline; filename*=UTF-8''{quote(stored.name, safe='')}"
     return Response(stored.data, media_type=stored.content_type, headers={"Content-Disposition": disposition})
 
+
+
+MAX_BENEFICIARIES_PER_POST = 10_000
+
+
+def _beneficiaries_of(body: Any) -> list[Beneficiary]:
+    """One record (an object), a list of them, or ``{"doiTuong": [...]}``; every fault of every item named."""
+    if isinstance(body, dict) and set(body) == {"doiTuong"}:
+        body = body["doiTuong"]
+    if isinstance(body, dict):
+        return [parse_beneficiary(body)]
+    if not isinstance(body, list) or not 1 <= len(body) <= MAX_BENEFICIARIES_PER_POST:
+        raise invalid([FieldError("$", f"Một đối tượng, hoặc danh sách 1–{MAX_BENEFICIARIES_PER_POST} đối tượng")])
+    errors: list[FieldError] = []
+    records: list[Beneficiary] = []
+    for n, item in enumerate(body):
+        try:
+            records.append(parse_beneficiary(item, f"[{n}]"))
+        except SandboxError as exc:
+            errors += exc.chiTiet
+    if errors:
+        raise invalid(errors)
+    return records
+
+
+@router.get("/doi-tuong")
+async def list_beneficiaries(state: State) -> Response:
+    """Every record the sandbox pays, with ``thangThoiHuong`` once stopped (sandbox data, fictional: shown whole)."""
+    found = [b.as_json() for b in state.beneficiaries.all()]
+    return json_response(200, {"doiTuong": found, "count": len(found)})
+
+
+@router.post("/doi-tuong")
+async def add_beneficiaries(request: Request, state: State) -> Response:
+    """Add (or, with the same ``id``, replace) records in §8's names: ``soDinhDanh``, ``hoTen``, ``ngaySinh``
+    (full, ``YYYY-MM`` or ``YYYY``), ``gioiTinh``, ``nhomDoiTuong``, ``maXa``, ``trangThaiHuong``, ``mucHuongThang``,
+    ``thangBatDauHuong``, ``daChiTraDenThang`` (null: never paid); optional ``id``/``hoSoId`` (fresh when absent),
+    ``thangThoiHuong`` exactly when ``DA_THOI_HUONG``. Any fault: 400, nothing stored. ``POST /_sandbox/reset``
+    brings the start-up seed back."""
+    records = _beneficiaries_of(await _json_object_or_list(request))
+    state.beneficiaries.put(records)
+    return json_response(201, {"doiTuong": [b.as_json() for b in records], "count": len(records)})
+
+
+@router.get("/thoi-huong")
+async def list_stops(state: State) -> Response:
+    """Every allowance stopped through ``thoi-huong``, oldest first: the body sent and the answer given."""
+    found = [s.as_json() for s in state.beneficiaries.stops()]
+    return json_response(200, {"thoiHuong": found, "count": len(found)})
+
+
+async def _json_object_or_list(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise invalid([FieldError("$", "Nội dung không phải JSON hợp lệ")]) from None

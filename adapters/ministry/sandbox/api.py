@@ -1,4 +1,4 @@
-"""The contract's endpoints: OAuth token (§1), files (§4), dossiers (§5), change feed (§6).
+"""The contract's endpoints: OAuth token (§1), files (§4), dossiers (§5), change feed (§6), beneficiaries (§8).
 
 Handlers read raw bodies and validate them by hand: the sandbox must refuse what the contract does
 not describe, in the contract's words (``maLoi``/``chiTiet``), which a lenient model would not.
@@ -12,11 +12,13 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from adapters.ministry.sandbox.beneficiaries import validate_stop
 from adapters.ministry.sandbox.errors import (
     FieldError,
     OAuthError,
     SandboxError,
     invalid,
+    invalid_one,
     json_response,
     not_found,
     rate_limited,
@@ -252,3 +254,39 @@ async def supplement(dossier_id: str, request: Request, state: State, client_id:
     print_ = fingerprint("POST", request.url.path, raw)
     return await state.idempotency.run(client_id, key, print_, compute)
 
+
+
+# ---- §8 beneficiaries -------------------------------------------------------------------------
+
+
+@router.get("/api/v1/doi-tuong")
+async def find_beneficiaries(request: Request, state: State, client_id: Client) -> Response:
+    """The people the ministry pays under ``soDinhDanh`` (12 ASCII digits); an empty list for anyone else."""
+    params = query_params(request, ("soDinhDanh",))
+    personal_id = params.get("soDinhDanh")
+    if personal_id is None:
+        raise invalid_one("soDinhDanh", "Tham số bắt buộc")
+    if not (len(personal_id) == 12 and personal_id.isascii() and personal_id.isdigit()):
+        raise invalid_one("soDinhDanh", "Số định danh gồm đúng 12 chữ số")
+    found = [b.answer() for b in state.beneficiaries.find(personal_id)]
+    return json_response(200, {"ketQua": found})
+
+
+@router.post("/api/v1/doi-tuong/{beneficiary_id}/thoi-huong")
+async def stop_allowance(beneficiary_id: str, request: Request, state: State, client_id: Client) -> Response:
+    """Stop the allowance: 404 for an unknown id, 400 for a body §8 does not describe, 409 when stopped from
+    another month, 422 SAI_SO_TIEN when ``truyThu`` disagrees with the record's payments; else 200."""
+    query_params(request)
+    key = parse_key(request.headers.get(HEADER))
+    raw = await read_body(request, state.config.max_json_bytes)
+
+    async def compute() -> Response:
+        if state.beneficiaries.get(beneficiary_id) is None:
+            raise not_found("id")
+        body = parse_json_object(raw, request.headers.get("content-type"))
+        validate_stop(body, today=state.clock.now().date())
+        answer = state.beneficiaries.stop(beneficiary_id, body, client_id=client_id, now=state.clock.iso_now())
+        return json_response(200, answer)
+
+    print_ = fingerprint("POST", request.url.path, raw)
+    return await state.idempotency.run(client_id, key, print_, compute)

@@ -126,6 +126,9 @@ class SandboxConfig(BaseModel):
         ],
         description="body fields (dotted paths) that may be null or absent",
     )
+    seed_beneficiaries: bool = Field(
+        default=True, description="start (and reset) with beneficiaries.DEFAULT_BENEFICIARIES; False: nobody"
+    )
     page_refresh_seconds: int = Field(default=5, ge=1, description="meta refresh of the HTML page")
 
     @field_validator("clients")

@@ -22,6 +22,7 @@ MESSAGES: dict[str, str] = {
     "VUOT_GIOI_HAN": "Vượt quá giới hạn số lượng yêu cầu",
     "LOI_HE_THONG": "Lỗi hệ thống, vui lòng thử lại sau",
     "TRANG_THAI_KHONG_PHU_HOP": "Trạng thái hồ sơ không phù hợp",
+    "SAI_SO_TIEN": "Số tiền không khớp với dữ liệu chi trả",
     "PHUONG_THUC_KHONG_HO_TRO": "Phương thức không được hỗ trợ",
 }
 

@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.ministry.sandbox.idempotency import REPLAYED_HEADER
-from adapters.ministry.sandbox.requestlog import LoggedRequest
+from adapters.ministry.sandbox.requestlog import LoggedRequest, masked_query
 from adapters.ministry.sandbox.state import SandboxCore
 
 # Key in the ASGI scope's "state" under which handlers find the request's log entry.
@@ -71,7 +71,7 @@ class SandboxMiddleware:
             time=st.clock.iso_now(),
             method=scope["method"],
             path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=masked_query(scope.get("query_string", b"").decode("latin-1")),  # no ID number in the log
             idempotency_key=Headers(scope=scope).get("idempotency-key"),
         )
         scope.setdefault("state", {})[LOG_ENTRY_KEY] = entry

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# soDinhDanh=<value> in a query string (§8 lookup): the value is masked before it is logged.
+_PERSONAL_ID_PARAM = re.compile(r"(?<![^&])(soDinhDanh=)([^&]*)")
+
+
+def mask_id(personal_id: str) -> str:
+    """An ID number as logs show it: the first 3 and last 2 digits (``038*******34``)."""
+    if len(personal_id) <= 5:
+        return "*" * len(personal_id)
+    return personal_id[:3] + "*" * (len(personal_id) - 5) + personal_id[-2:]
+
+
+def masked_query(query: str) -> str:
+    """A raw query string with every ``soDinhDanh`` value masked (:func:`mask_id`)."""
+    return _PERSONAL_ID_PARAM.sub(lambda m: m[1] + mask_id(m[2]), query)
 
 
 @dataclass

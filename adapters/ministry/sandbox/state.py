@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from adapters.ministry.sandbox.beneficiaries import DEFAULT_BENEFICIARIES, BeneficiaryRegistry
 from adapters.ministry.sandbox.clock import Clock
 from adapters.ministry.sandbox.config import SandboxConfig
 from adapters.ministry.sandbox.faults import FaultInjector
@@ -49,12 +50,15 @@ class SandboxState:
             max_age=self.faults.token_max_age,
         )
         self.limiter = RateLimiter(c.rate_limit, self.clock)
+        # The people the ministry pays (§8), beside the dossiers: seeded at start and on every reset.
+        self.beneficiaries = BeneficiaryRegistry(DEFAULT_BENEFICIARIES if c.seed_beneficiaries else ())
         self.idempotency = IdempotencyStore(ttl_seconds=c.idempotency_ttl_seconds, clock=self.clock)
         self.log = RequestLog(c.request_log_limit)
 
     def reset(self) -> None:
-        """Empty every store, forget every token and request, put the start-up faults back."""
+        """Empty every store, forget every token and request, put the start-up faults and people back."""
         self.store.reset()
+        self.beneficiaries.reset()
         self.tokens.reset()
         self.limiter.reset()
         self.idempotency.reset()

@@ -1,7 +1,8 @@
 """The officer's page (``GET /``): plain HTML with a meta refresh, one form per possible action.
 
 It shows the pending-reception queue first (what the gateway must fill), the dossiers further
-along, and, apart, the legacy lookup list (what the broken sync filled instead).
+along, and, apart, the legacy lookup list (what the broken sync filled instead); then the people the
+ministry pays (§8) and the allowances stopped through ``thoi-huong``, with their recoveries.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse
 
 from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.api import State
+from adapters.ministry.sandbox.beneficiaries import Beneficiary, Stop
 from adapters.ministry.sandbox.state import SandboxState
 from adapters.ministry.sandbox.store import Dossier
 
@@ -62,6 +64,8 @@ def render(state: SandboxState) -> str:
     pending = state.store.dossiers(queue="cho-tiep-nhan", statuses=[codes.CHO_TIEP_NHAN])
     others = [d for d in state.store.dossiers(queue="cho-tiep-nhan") if d.status != codes.CHO_TIEP_NHAN]
     lookup = state.store.dossiers(queue="tra-cuu")
+    beneficiaries = state.beneficiaries.all()
+    stops = state.beneficiaries.stops()
     return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{state.config.page_refresh_seconds}">
@@ -71,13 +75,18 @@ def render(state: SandboxState) -> str:
 <p class="muted">Trang tự làm mới mỗi {state.config.page_refresh_seconds} giây.
 JSON: <a href="/_sandbox/cho-tiep-nhan">/_sandbox/cho-tiep-nhan</a>,
 <a href="/_sandbox/ho-so">/_sandbox/ho-so</a>, <a href="/_sandbox/tra-cuu">/_sandbox/tra-cuu</a>,
-<a href="/_sandbox/requests">/_sandbox/requests</a>, <a href="/_sandbox/faults">/_sandbox/faults</a>.</p>
+<a href="/_sandbox/requests">/_sandbox/requests</a>, <a href="/_sandbox/faults">/_sandbox/faults</a>,
+<a href="/_sandbox/doi-tuong">/_sandbox/doi-tuong</a>, <a href="/_sandbox/thoi-huong">/_sandbox/thoi-huong</a>.</p>
 <h2>Hồ sơ chờ tiếp nhận ({len(pending)})</h2>
 {_table(state, pending, lookup=False)}
 <h2>Hồ sơ đang xử lý ({len(others)})</h2>
 {_table(state, others, lookup=False)}
 <h2>Tra cứu — nhập cũ, không tiếp nhận được ({len(lookup)})</h2>
 {_table(state, lookup, lookup=True)}
+<h2>Đối tượng hưởng trợ cấp ({len(beneficiaries)})</h2>
+{_beneficiaries(beneficiaries)}
+<h2>Thôi hưởng đã ghi nhận ({len(stops)})</h2>
+{_stops(stops)}
 </body></html>"""
 
 
@@ -150,3 +159,61 @@ def _actions(dossier: Dossier) -> str:
             f"{inputs}<button>{escape(ACTION_LABELS[target])}</button></form>"
         )
     return "".join(forms) or '<span class="muted">—</span>'
+
+
+STOP_REASON_NAMES = {"CHET": "Chết", "KHONG_DU_DIEU_KIEN": "Không đủ điều kiện"}
+
+
+def _vnd(amount: int) -> str:
+    """``1.500.000`` (Vietnamese thousands separator)."""
+    return f"{amount:,}".replace(",", ".")
+
+
+def _beneficiaries(records: list[Beneficiary]) -> str:
+    if not records:
+        return '<p class="muted">Không có đối tượng.</p>'
+    rows = "\n".join(
+        f"<tr><td>{escape(b.id)}<br><span class=muted>{escape(b.hoSoId)}</span></td>"
+        f"<td>{escape(b.hoTen)}<br><span class=muted>{escape(b.soDinhDanh)} · {escape(b.ngaySinh)} · "
+        f"{escape(b.gioiTinh)}</span></td>"
+        f"<td>{escape(b.nhomDoiTuong)}<br><span class=muted>xã {escape(b.maXa)}</span></td>"
+        f"<td>{escape(b.trangThaiHuong)}"
+        + (f"<br><span class=muted>từ tháng {escape(b.thangThoiHuong)}</span>" if b.thangThoiHuong else "")
+        + f"</td><td>{_vnd(b.mucHuongThang)}</td><td>{escape(b.thangBatDauHuong)}</td>"
+        f"<td>{escape(b.daChiTraDenThang or '—')}</td></tr>"
+        for b in records
+    )
+    return (
+        "<table><tr><th>Mã đối tượng / hồ sơ</th><th>Họ tên</th><th>Nhóm</th><th>Trạng thái hưởng</th>"
+        "<th>Mức hưởng tháng (VND)</th><th>Bắt đầu hưởng</th><th>Đã chi trả đến tháng</th></tr>\n"
+        f"{rows}</table>"
+    )
+
+
+def _stops(stops: list[Stop]) -> str:
+    if not stops:
+        return '<p class="muted">Chưa có thôi hưởng nào.</p>'
+    rows = []
+    for stop in stops:
+        body, recovery = stop.body, stop.answer.get("truyThu")
+        if recovery is None:
+            owed = '<span class="muted">không truy thu</span>'
+        else:
+            months = "".join(f"<li>{escape(m['thang'])}: {_vnd(m['soTien'])}</li>" for m in recovery["chiTiet"])
+            owed = f"<b>{_vnd(recovery['soTien'])}</b><ul>{months}</ul>"
+        basis = body.get("canCu") or {}
+        rows.append(
+            f"<tr><td>{escape(stop.time)}<br><span class=muted>{escape(stop.client_id)}</span></td>"
+            f"<td>{escape(stop.beneficiary_id)}</td>"
+            f"<td>{escape(STOP_REASON_NAMES.get(body['lyDo'], body['lyDo']))}<br><span class=muted>"
+            f"{escape(body['ngaySuKien'])}</span></td>"
+            f"<td>{escape(body['thangThoiHuong'])}</td><td>{owed}</td>"
+            f"<td>{escape(str(basis.get('loai', '')))} {escape(str(basis.get('so', '')))}<br><span class=muted>"
+            f"{escape(str(basis.get('ngay', '')))}</span>"
+            + (f"<br>{escape(str(body['ghiChu']))}" if body.get("ghiChu") else "")
+            + "</td></tr>"
+        )
+    return (
+        "<table><tr><th>Thời điểm</th><th>Đối tượng</th><th>Lý do / ngày sự kiện</th><th>Thôi hưởng từ tháng</th>"
+        "<th>Truy thu (VND)</th><th>Căn cứ</th></tr>\n" + "\n".join(rows) + "</table>"
+    )

@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from adapters.ministry.sandbox.clock import Clock
 from adapters.ministry.sandbox.faults import FaultInjector
 from adapters.ministry.sandbox.ratelimit import RateLimiter
-from adapters.ministry.sandbox.requestlog import LoggedRequest, RequestLog
+from adapters.ministry.sandbox.requestlog import LoggedRequest, RequestLog, mask_id
 from adapters.ministry.sandbox.tokens import TokenRegistry
 from adapters.population.sandbox.config import PopulationSandboxConfig
 from adapters.population.sandbox.people import DEFAULT_PEOPLE, PeopleRegistry
 
-
-def mask_id(personal_id: str) -> str:
-    """An ID number as logs show it: the first 3 and last 2 digits (``038*******34``)."""
-    if len(personal_id) <= 5:
-        return "*" * len(personal_id)
-    return personal_id[:3] + "*" * (len(personal_id) - 5) + personal_id[-2:]
+__all__ = ["LoggedVerification", "PopulationSandboxState", "mask_id"]
 
 
 @dataclass

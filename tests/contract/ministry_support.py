@@ -141,6 +141,11 @@ class SandboxHandle:
         found: list[dict[str, Any]] = self.http.get("/_sandbox/ho-so").json()["hoSo"]
         return found
 
+    def beneficiaries(self, personal_id: str | None = None) -> list[dict[str, Any]]:
+        """The beneficiaries the sandbox holds (§8), those with ``personal_id`` when given."""
+        found: list[dict[str, Any]] = self.http.get("/_sandbox/doi-tuong").json()["doiTuong"]
+        return [b for b in found if personal_id is None or b["soDinhDanh"] == personal_id]
+
     def officer(self, dossier_id: str, status: str, **extras: Any) -> httpx.Response:
         """``POST /_sandbox/ho-so/{id}/hanh-dong``."""
         return self.http.post(f"/_sandbox/ho-so/{dossier_id}/hanh-dong", json={"trangThai": status, **extras})

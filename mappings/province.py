@@ -160,18 +160,8 @@ def _beneficiary(
 
     if len(errs.items) > before:
         return None, declared_group, ()
-    assert read.full_name and read.birth_date and read.gender and read.personal_id and read.ethnic_code
-    assert read.residence and declared_group
-    beneficiary = Beneficiary(
-        full_name=read.full_name,
-        birth_date=read.birth_date,
-        gender=read.gender,
-        personal_id=read.personal_id,
-        ethnic_code=read.ethnic_code,
-        residence=read.residence,
-        group_code=declared_group.code,
-        relation_to_applicant=relation,
-    )
+    assert declared_group is not None
+    beneficiary = Beneficiary(**read.values(), group_code=declared_group.code, relation_to_applicant=relation)
     return beneficiary, declared_group, read.translations
 
 

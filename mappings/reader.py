@@ -276,6 +276,14 @@ class Person:
     residence: Address | None
     translations: tuple[CodeTranslation, ...]
 
+    def values(self) -> dict[str, Any]:
+        """The members a :class:`~mappings.model.Beneficiary` or :class:`~mappings.model.Deceased` takes from
+        the person, by name; only for a person read without fault (AssertionError otherwise)."""
+        found = {"full_name": self.full_name, "birth_date": self.birth_date, "gender": self.gender,
+                 "personal_id": self.personal_id, "ethnic_code": self.ethnic_code, "residence": self.residence}
+        assert all(value is not None for value in found.values()), "a person read with faults"
+        return found
+
 
 def person(
     errs: Errors, parent: Mapping[str, Any], path: str, today: date, received_on: date | None, unit: str | None

@@ -73,10 +73,18 @@ def fingerprint(dossier: Dossier, attachments: Mapping[str, AttachmentFacts]) ->
     # Derived from the codes received (already in the content) and the published table: a record of
     # how, not content; leaving it out keeps fingerprints of revisions stored before it existed.
     content.pop("translations")
+    return content_fingerprint("dossier", content, attachments)
+
+
+def content_fingerprint(kind: str, content: dict[str, Any], attachments: Mapping[str, AttachmentFacts]) -> str:
+    """SHA-256 hex over ``content`` (a ``*_to_json`` dict, changed in place) under ``kind``, and the files.
+
+    Each of ``content["documents"]`` loses its ``declared_sha256`` and the list is sorted by file id;
+    the files count by the SHA-256 of their bytes, by file id. Keys sorted, no whitespace.
+    """
     for doc in content["documents"]:
         doc.pop("declared_sha256", None)
     content["documents"].sort(key=lambda d: d["file_id"])
     files = {file_id: facts.sha256 for file_id, facts in sorted(attachments.items())}
-    text = json.dumps({"dossier": content, "files": files}, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps({kind: content, "files": files}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

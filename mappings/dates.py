@@ -105,13 +105,37 @@ def parse_birth_date(s: str, today: date | None = None) -> PartialDate:
     if year < MIN_BIRTH_YEAR:
         raise ValueError("invalid_date")
     try:
-        # Explicit None tests: ``month or 1`` would turn a month or day 0 into a real one.
-        earliest = date(year, 1 if month is None else month, 1 if day is None else day)
+        earliest = earliest_day(PartialDate(year=year, month=month, day=day))
     except ValueError:
         raise ValueError("invalid_date") from None
     if earliest > (today or today_vn()):
         raise ValueError("future_date")
     return PartialDate(year=year, month=month, day=day)
+
+
+def parse_date(s: str, today: date | None = None) -> date:
+    """Parse a whole date ``dd/MM/yyyy`` (a death, a registration): day and month one or two digits.
+
+    Raises ``ValueError("invalid_date")`` for another shape (a partial date included), an unreal date or
+    a year before 1800, and ``ValueError("future_date")`` for a day after ``today`` (default: today in
+    Vietnam).
+    """
+    m = _BIRTH_FULL.fullmatch(s.strip())
+    if m is None or int(m[3]) < MIN_BIRTH_YEAR:
+        raise ValueError("invalid_date")
+    try:
+        day = date(int(m[3]), int(m[2]), int(m[1]))
+    except ValueError:
+        raise ValueError("invalid_date") from None
+    if day > (today or today_vn()):
+        raise ValueError("future_date")
+    return day
+
+
+def earliest_day(d: PartialDate) -> date:
+    """The first day a partial date can denote (``1941`` → 1 January 1941); ValueError if unreal."""
+    # Explicit None tests: ``month or 1`` would turn a month or day 0 into a real one.
+    return date(d.year, 1 if d.month is None else d.month, 1 if d.day is None else d.day)
 
 
 def format_birth_date(d: PartialDate) -> str:

@@ -1,14 +1,15 @@
 """The domain model of one social-assistance dossier, independent of any peer's wire format.
 
-Province JSON is parsed into these by :mod:`mappings.province`; the ministry body is built
-from them by :mod:`mappings.ministry`. Everything here is immutable and JSON-friendly
+Province JSON is parsed into these by :mod:`mappings.province` (a dossier) and
+:mod:`mappings.death_notice` (a death notice); the ministry body is built from them by
+:mod:`mappings.ministry`. Everything here is immutable and JSON-friendly
 through :func:`dataclasses.asdict`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,51 @@ class AttachmentFacts:
     sha256: str  # lowercase hex
     size: int
     content_type: str | None  # sniffed from the bytes: application/pdf, image/jpeg, image/png; None if other
+
+
+@dataclass(frozen=True)
+class Deceased:
+    """The person whose death a notice reports (``NguoiMat``): a :class:`Beneficiary` without the dossier's
+    relation, and whose group is known only when the notice declares it."""
+
+    full_name: str
+    personal_id: str
+    birth_date: PartialDate
+    gender: int  # 1 male, 2 female (national code)
+    ethnic_code: str  # "01".."54"
+    residence: Address
+    group_code: str | None  # NhomDoiTuong when declared; else the ministry's record supplies it
+
+
+@dataclass(frozen=True)
+class DeathRegistration:
+    """The death registration (``KhaiTu``): the extract's number, its day and the registering authority."""
+
+    number: str  # SoTrichLuc
+    registered_on: date  # NgayDangKy
+    authority: str  # CoQuanDangKy
+
+
+@dataclass(frozen=True)
+class FuneralRecipient:
+    """Who receives the funeral support (``NguoiNhanMaiTang``): the funeral dossier's applicant."""
+
+    full_name: str
+    personal_id: str | None
+    phone: str | None
+    relation: str | None  # QuanHeVoiNguoiMat, as sent
+
+
+@dataclass(frozen=True)
+class DeathNotice:
+    """A validated death notice of the linked procedure (province-api.md §5)."""
+
+    code: str  # MaHoSoLienThong
+    received_at: datetime  # NgayTiepNhan, aware, +07:00
+    processing_unit: str  # MaDonViXuLy, in force (translated when it was a pre-2025 commune code)
+    deceased: Deceased
+    died_on: date  # NguoiMat.NgayMat
+    registration: DeathRegistration
+    recipient: FuneralRecipient
+    documents: tuple[Document, ...]
+    translations: tuple[CodeTranslation, ...] = ()  # pre-2025 codes read, and what they became

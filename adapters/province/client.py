@@ -1,4 +1,5 @@
-"""The province's side of province-api.md §2: post a dossier to the gateway in either encoding."""
+"""The province's side of province-api.md §2 and §5: post a dossier or a death notice to the gateway in either
+encoding."""
 
 from __future__ import annotations
 
@@ -43,7 +44,30 @@ def post_dossier(
     encoding: Encoding = "multipart",
 ) -> httpx.Response:
     """POST ``/api/v1/dossiers`` on ``client`` (whose base URL is the gateway) and return the answer."""
+    return _post(client, "/api/v1/dossiers", api_key, dossier, files, encoding)
+
+
+def post_death_notice(
+    client: httpx.Client,
+    api_key: str,
+    notice: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    *,
+    encoding: Encoding = "multipart",
+) -> httpx.Response:
+    """POST ``/api/v1/death-notices`` (province-api.md §5) in either encoding of §2 and return the answer."""
+    return _post(client, "/api/v1/death-notices", api_key, notice, files, encoding)
+
+
+def _post(
+    client: httpx.Client,
+    path: str,
+    api_key: str,
+    document: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    encoding: Encoding,
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {api_key}"}
     if encoding == "json":
-        return client.post("/api/v1/dossiers", json=inline_base64(dossier, files), headers=headers)
-    return client.post("/api/v1/dossiers", files=multipart_files(dossier, files), headers=headers)
+        return client.post(path, json=inline_base64(document, files), headers=headers)
+    return client.post(path, files=multipart_files(document, files), headers=headers)

@@ -1,4 +1,5 @@
-"""Sample province dossiers (province-api.md §2), used by the province sandbox, demos, tests and bench.
+"""Sample province dossiers (province-api.md §2) and death notices (§5), used by the province sandbox, demos,
+tests and bench.
 
 Every sample is valid against the gateway's rules; tests derive faulty ones by overriding fields.
 """
@@ -80,6 +81,61 @@ def numbered_dossier(
     """A valid dossier with a distinct ``MaHoSo`` (``<agency>-<day>-<number:04d>``), for bulk posting."""
     n = next(_sequence) if number is None else number
     return sample_dossier(MaHoSo=f"{agency}-{day}-{n:04d}")
+
+
+# The §5 example: Nguyễn Thị Hoa (the beneficiary of the dossier samples) died on 28/09/2024, plus the two
+# members the ministry needs for the funeral dossier (MaDanToc, NhomDoiTuong: mappings/death_notice.py).
+_DEATH_NOTICE: dict[str, Any] = {
+    "MaHoSoLienThong": "000.00.12.H56-241002-0007",
+    "NgayTiepNhan": "20241002090000",
+    "MaDonViXuLy": "16171",
+    "NguoiMat": {"HoTen": "Nguyễn Thị Hoa", "SoDinhDanh": "038141001234", "NgaySinh": "02/03/1941",
+                 "GioiTinh": 2, "NgayMat": "28/09/2024", "MaDanToc": "01", "NhomDoiTuong": "NCT_80_KHONG_LUONG",
+                 "NoiThuongTru": {"MaTinh": "38", "MaXa": "16171", "DiaChiChiTiet": "Thôn 3"}},
+    "KhaiTu": {"SoTrichLuc": "123/TLKT-BS", "NgayDangKy": "01/10/2024", "CoQuanDangKy": "UBND xã Ba Đình"},
+    "NguoiNhanMaiTang": {"HoTen": "Trần Văn Nam", "SoDinhDanh": "038075004321", "SoDienThoai": "0912345678",
+                         "QuanHeVoiNguoiMat": "CON"},
+    "TaiLieuNop": [
+        {"TepDinhKemId": "k1", "TenTepDinhKem": "trich-luc-khai-tu.pdf", "MaThanhPhanHoSo": "TRICH_LUC_KHAI_TU"},
+        {"TepDinhKemId": "k2", "TenTepDinhKem": "to-khai-mai-tang.pdf", "MaThanhPhanHoSo": "TK_MAI_TANG"},
+    ],
+}
+
+# The deceased of sample_death_notice_of, by a short name: the NguoiMat members that differ from Hoa's,
+# and the notice's own code. "lan" is in the population sandbox's seed (born 1930, year only); "thanh" is
+# recorded dead there; "binh" is known to no sandbox (not a beneficiary: KHONG_CO_TRO_CAP).
+DECEASED: dict[str, dict[str, Any]] = {
+    "hoa": {"code": "000.00.12.H56-241002-0007", "NguoiMat": {}},
+    "lan": {"code": "000.00.12.H56-241002-0008",
+            "NguoiMat": {"HoTen": "Phạm Thị Lan", "SoDinhDanh": "038130005678", "NgaySinh": "1930", "GioiTinh": 2}},
+    "thanh": {"code": "000.00.12.H56-241002-0009",
+              "NguoiMat": {"HoTen": "Lê Văn Thành", "SoDinhDanh": "038038002468", "NgaySinh": "15/07/1938",
+                           "GioiTinh": 1}},
+    "binh": {"code": "000.00.12.H56-241002-0010",
+             "NguoiMat": {"HoTen": "Hoàng Văn Bình", "SoDinhDanh": "038045006789", "NgaySinh": "10/05/1945",
+                          "GioiTinh": 1, "NhomDoiTuong": None}},
+}
+
+
+def sample_death_notice(**overrides: Any) -> dict[str, Any]:
+    """A valid death notice (province-api.md §5: Nguyễn Thị Hoa); top-level keys may be overridden."""
+    notice = copy.deepcopy(_DEATH_NOTICE)
+    notice.update(copy.deepcopy(overrides))
+    return notice
+
+
+def sample_death_notice_of(person: str, **overrides: Any) -> dict[str, Any]:
+    """A valid death notice for one of :data:`DECEASED` (``"hoa"``, ``"lan"``, ``"thanh"``, ``"binh"``), with its
+    own ``MaHoSoLienThong``; top-level keys may be overridden. A member set to None in the table is left out."""
+    known = DECEASED[person]
+    notice = sample_death_notice(MaHoSoLienThong=known["code"])
+    for key, value in known["NguoiMat"].items():
+        if value is None:
+            notice["NguoiMat"].pop(key, None)
+        else:
+            notice["NguoiMat"][key] = value
+    notice.update(copy.deepcopy(overrides))
+    return notice
 
 
 def sample_pdf_bytes(text: str = "Tờ khai") -> bytes:

@@ -1,18 +1,20 @@
 """Property: the tolerant reader (issue 14, item 3). Spelling a number as a string of digits (with
 surrounding whitespace), writing a code as a JSON number, padding a string with whitespace and adding
-unknown members at any level never change the outcome of parsing a dossier, valid or invalid: the
-same domain object, or exactly the same field errors (paths, codes and messages).
+unknown members at any level never change the outcome of parsing a dossier (or a death notice), valid or
+invalid: the same domain object, or exactly the same field errors (paths, codes and messages).
 """
 
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from adapters.province.samples import sample_dossier, sample_funeral_dossier
+from adapters.province.samples import DECEASED, sample_death_notice_of, sample_dossier, sample_funeral_dossier
+from mappings.death_notice import parse_death_notice
 from mappings.model import AttachmentFacts
 from mappings.province import parse_dossier
 from tests.security.test_mapping_properties import TODAY, json_values, mutated_samples
@@ -167,3 +169,68 @@ def test_the_strategies_give_invalid_dossiers_too() -> None:
     raw = sample_dossier()
     raw["DuLieuToKhai"]["GioiTinh"] = 1
     assert outcome(raw, attachments_for(raw))[1]
+
+
+# --- the death notice (province-api.md §5): the same tolerances through NOTICE_SHAPE ------------------
+
+NOTICE_TODAY = date(2026, 6, 1)
+NOTICE_INTEGERS = {"NguoiMat.GioiTinh"}
+NOTICE_CODES = {"NgayTiepNhan", "MaDonViXuLy", "NguoiMat.MaDanToc", "NguoiMat.NoiThuongTru.MaTinh",
+                "NguoiMat.NoiThuongTru.MaXa", "KhaiTu.SoTrichLuc", "TaiLieuNop[].TepDinhKemId"}
+NOTICE_REPLACEMENTS: dict[tuple[Any, ...], list[Any]] = {
+    ("NguoiMat", "GioiTinh"): [1, 2, 3, None, True, "nữ"],
+    ("NguoiMat", "MaDanToc"): [1, 9, 55, "01", None],
+    ("NguoiMat", "NgayMat"): ["28/09/2024", "03/10/2024", "31/02/2024", "1940", 2024, None],
+    ("NguoiMat", "NoiThuongTru", "MaXa"): [16171, 16096, 99999, "16171", None],
+    ("NgayTiepNhan",): [20241002090000, 20260115090000, 2024, None],
+    ("MaDonViXuLy",): [16171, 16096, "000.00.12.H56", None],
+    ("KhaiTu", "NgayDangKy"): ["01/10/2024", "05/10/2024", "1/10/2024", None],
+    ("KhaiTu", "SoTrichLuc"): [123, "123/TLKT-BS", True, None],
+    ("TaiLieuNop", 1, "MaThanhPhanHoSo"): ["TK_MAI_TANG", "TK_1C", "X"],
+}
+
+
+@st.composite
+def notices(draw: st.DrawFn) -> Any:
+    """A sample notice with a few fields replaced by right or wrong values."""
+    document = sample_death_notice_of(draw(st.sampled_from(sorted(DECEASED))))
+    for path in draw(st.lists(st.sampled_from(sorted(NOTICE_REPLACEMENTS, key=str)), max_size=3, unique=True)):
+        _get(document, path)[path[-1]] = draw(st.sampled_from(NOTICE_REPLACEMENTS[path]))
+    return document
+
+
+@st.composite
+def respelled_notice(draw: st.DrawFn, document: Any) -> Any:
+    """``document`` spelled another way, driven by the notice's field paths; unknown members added."""
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            out = {key: walk(sub, f"{path}.{key}" if path else key) for key, sub in value.items()}
+            extra = st.text(min_size=1, max_size=8).filter(lambda k, known=set(value): k not in known)
+            out.update(draw(st.dictionaries(extra, json_values, max_size=2)))
+            return out
+        if isinstance(value, list):
+            return [walk(item, f"{path}[]") for item in value]
+        numeric = type(value) is int and (path in NOTICE_CODES or (path in NOTICE_INTEGERS and value >= 0))
+        if numeric and draw(st.booleans()):
+            return draw(WHITESPACE) + str(value) + draw(WHITESPACE)
+        if isinstance(value, str) and path in NOTICE_CODES and value.isascii() and value.isdigit() \
+                and not value.startswith("0") and draw(st.booleans()):
+            return int(value)
+        if isinstance(value, str) and draw(st.booleans()):
+            return draw(WHITESPACE) + value + draw(WHITESPACE)
+        return value
+
+    return walk(copy.deepcopy(document), "")
+
+
+@FAST
+@given(data=st.data(), document=notices())
+def test_respelling_a_death_notice_keeps_the_outcome(data: st.DataObject, document: Any) -> None:
+    attachments = attachments_for(document)
+    before = copy.deepcopy(document)
+    expected = parse_death_notice(document, attachments, today=NOTICE_TODAY)
+    other = data.draw(respelled_notice(document))
+    assert parse_death_notice(other, attachments, today=NOTICE_TODAY) == expected, other
+    assert document == before
+    event("valid" if expected[0] is not None else "invalid")

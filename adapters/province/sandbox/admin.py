@@ -1,5 +1,5 @@
 """The sandbox's own endpoints under ``/_sandbox``: health, faults, reset, what was received,
-and posting a sample dossier. Not part of the contract; no authentication (bind to loopback).
+and posting a sample dossier or death notice. Not part of the contract; no authentication (bind to loopback).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapters.province.client import Encoding
 from adapters.province.sandbox.config import CallbackFaults
-from adapters.province.sandbox.posting import ENCODINGS, PROCEDURES, post_sample
+from adapters.province.sandbox.posting import CHOICES, DEATH_NOTICE, ENCODINGS, PEOPLE, post_sample
 from adapters.province.sandbox.problems import problem
 from adapters.province.sandbox.state import State
 from adapters.province.sandbox.validation import FieldError
 
 router = APIRouter(prefix="/_sandbox")
 
-_POST_FIELDS = ("procedure", "encoding", "MaHoSo")
+_POST_FIELDS = ("procedure", "encoding", "MaHoSo", "person")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -106,7 +106,10 @@ async def list_posted(state: State, MaHoSo: str | None = None) -> JSONResponse:
 
 @router.post("/post")
 async def post(request: Request, state: State) -> Response:
-    """Post a valid sample dossier to the gateway; JSON ``{"procedure", "encoding", "MaHoSo"}``, all optional.
+    """Post a valid sample dossier to the gateway; JSON ``{"procedure", "encoding", "MaHoSo", "person"}``, all
+    optional. ``procedure`` ``death_notice`` posts a death notice (province-api.md §5) of ``person`` (one of
+    the samples' deceased, only with that procedure) to ``/api/v1/death-notices``; its ``MaHoSo`` is the
+    notice's ``MaHoSoLienThong``.
 
     Answers 200 with the gateway's status and body (whatever they are), 502 if the gateway did not
     answer. From the HTML form, redirects back to the page instead.
@@ -118,10 +121,11 @@ async def post(request: Request, state: State) -> Response:
             values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str) and v.strip()}
         else:
             values = await _json_object(request, allow_empty=True)
-        procedure, encoding, code = _post_options(values)
+        procedure, encoding, code, person = _post_options(values)
     except _BadRequest as exc:
         return exc.response()
-    posted = await run_in_threadpool(post_sample, state, procedure=procedure, encoding=encoding, ma_ho_so=code)
+    posted = await run_in_threadpool(post_sample, state, procedure=procedure, encoding=encoding, ma_ho_so=code,
+                                     person=person)
     if from_form:
         return RedirectResponse("/", status_code=303)
     if posted.status is None:
@@ -129,22 +133,27 @@ async def post(request: Request, state: State) -> Response:
     return JSONResponse(posted.as_dict())
 
 
-def _post_options(values: dict[str, Any]) -> tuple[str, Encoding, str | None]:
+def _post_options(values: dict[str, Any]) -> tuple[str, Encoding, str | None, str | None]:
     errors = [FieldError(k, "unknown_field", f"expected one of {', '.join(_POST_FIELDS)}")
               for k in values if k not in _POST_FIELDS]
     procedure = values.get("procedure", "allowance")
-    if procedure not in PROCEDURES:
-        errors.append(FieldError("procedure", "invalid_value", ", ".join(PROCEDURES)))
+    if procedure not in CHOICES:
+        errors.append(FieldError("procedure", "invalid_value", ", ".join(CHOICES)))
     encoding = values.get("encoding", "multipart")
     if encoding not in ENCODINGS:
         errors.append(FieldError("encoding", "invalid_value", "multipart or json"))
     code = values.get("MaHoSo")
     if code is not None and not (isinstance(code, str) and code.strip() and len(code) <= 64 and code.isprintable()):
         errors.append(FieldError("MaHoSo", "invalid_value", "a non-empty string of at most 64 characters"))
+    person = values.get("person")
+    if person is not None and procedure != DEATH_NOTICE:
+        errors.append(FieldError("person", "invalid_value", f"only with procedure {DEATH_NOTICE}"))
+    elif person is not None and person not in PEOPLE:
+        errors.append(FieldError("person", "invalid_value", ", ".join(PEOPLE)))
     if errors:
         raise _BadRequest(errors)
     chosen: Encoding = "json" if encoding == "json" else "multipart"
-    return procedure, chosen, code
+    return procedure, chosen, code, person
 
 
 async def _json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:

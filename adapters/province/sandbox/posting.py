@@ -1,4 +1,5 @@
-"""Posting sample dossiers to the gateway, as the province's one-stop system would (province-api.md §2)."""
+"""Posting sample dossiers (province-api.md §2) and death notices (§5) to the gateway, as the province's
+one-stop system would."""
 
 from __future__ import annotations
 
@@ -10,15 +11,26 @@ from typing import Any, Literal
 
 import httpx
 
-from adapters.province.client import Encoding, post_dossier
-from adapters.province.samples import sample_dossier, sample_funeral_dossier, sample_mismatch_dossier, sample_pdf_bytes
+from adapters.province.client import Encoding, post_death_notice, post_dossier
+from adapters.province.samples import (
+    DECEASED,
+    sample_death_notice_of,
+    sample_dossier,
+    sample_funeral_dossier,
+    sample_mismatch_dossier,
+    sample_pdf_bytes,
+)
 from adapters.province.sandbox.state import SandboxState
 from adapters.province.sandbox.store import PostedDossier
 
-Procedure = Literal["allowance", "funeral", "mismatch"]
+Procedure = Literal["allowance", "funeral", "mismatch", "death_notice"]
 # "mismatch": a monthly-allowance sample whose birth date the population database disagrees with.
 PROCEDURES: dict[str, Callable[..., dict[str, Any]]] = {"allowance": sample_dossier, "funeral": sample_funeral_dossier,
                                                       "mismatch": sample_mismatch_dossier}
+# A death notice of the linked procedure (§5), posted to /api/v1/death-notices; "person" picks the deceased.
+DEATH_NOTICE = "death_notice"
+CHOICES: tuple[str, ...] = (*PROCEDURES, DEATH_NOTICE)
+PEOPLE: tuple[str, ...] = tuple(DECEASED)
 ENCODINGS: tuple[Encoding, ...] = ("multipart", "json")
 AGENCY = "000.00.12.H56"
 
@@ -60,9 +72,25 @@ def build_sample(procedure: str, ma_ho_so: str, now: datetime) -> tuple[dict[str
     local = now.replace(tzinfo=None, microsecond=0)
     dossier["NgayTiepNhan"] = local.strftime("%Y%m%d%H%M%S")
     dossier["NgayHenTra"] = (local + timedelta(seconds=(due - received).total_seconds())).strftime("%Y%m%d%H%M%S")
-    files = {item["TepDinhKemId"]: sample_pdf_bytes(f"{ma_ho_so} {item['TenTepDinhKem']}")
-             for item in dossier["TaiLieuNop"]}
-    return dossier, files
+    return dossier, _files(dossier, ma_ho_so)
+
+
+def build_death_notice(person: str, code: str, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A valid death notice of ``person`` (a key of ``DECEASED``) received ``now``, its death and registration
+    as many days before as in the sample, and its PDF files."""
+    notice = sample_death_notice_of(person, MaHoSoLienThong=code)
+    received = datetime.strptime(notice["NgayTiepNhan"], "%Y%m%d%H%M%S")
+    local = now.replace(tzinfo=None, microsecond=0)
+    notice["NgayTiepNhan"] = local.strftime("%Y%m%d%H%M%S")
+    for parent, key in ((notice["NguoiMat"], "NgayMat"), (notice["KhaiTu"], "NgayDangKy")):
+        before = received.date() - datetime.strptime(parent[key], "%d/%m/%Y").date()
+        parent[key] = (local.date() - before).strftime("%d/%m/%Y")
+    return notice, _files(notice, code)
+
+
+def _files(document: dict[str, Any], code: str) -> dict[str, bytes]:
+    return {item["TepDinhKemId"]: sample_pdf_bytes(f"{code} {item['TenTepDinhKem']}")
+            for item in document["TaiLieuNop"]}
 
 
 def post_sample(
@@ -71,20 +99,28 @@ def post_sample(
     procedure: str = "allowance",
     encoding: Encoding = "multipart",
     ma_ho_so: str | None = None,
+    person: str | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> PostedDossier:
-    """Post one sample dossier to the configured gateway (blocking) and record it with the answer.
+    """Post one sample dossier, or with ``procedure="death_notice"`` a death notice of ``person`` (default
+    the §5 example's), to the configured gateway (blocking) and record it with the answer.
 
     A connection failure or timeout is recorded as ``error`` with no status.
     """
     now = state.now_vn()
     code = ma_ho_so or fresh_code(now)
-    dossier, files = build_sample(procedure, code, now)
+    post: Callable[..., httpx.Response]
+    if procedure == DEATH_NOTICE:
+        document, files = build_death_notice(person or PEOPLE[0], code, now)
+        post = post_death_notice
+    else:
+        document, files = build_sample(procedure, code, now)
+        post = post_dossier
     posted = state.store.add_posted(code, procedure, encoding, state.stamp())
     config = state.config
     try:
         with httpx.Client(base_url=config.gateway_url, timeout=config.post_timeout_s, transport=transport) as client:
-            response = post_dossier(client, config.api_key, dossier, files, encoding=encoding)
+            response = post(client, config.api_key, document, files, encoding=encoding)
     except httpx.HTTPError as exc:
         posted.error = f"{exc.__class__.__name__}: gateway {config.gateway_url} did not answer"
         log.warning("post failed: MaHoSo=%s %s", code, exc.__class__.__name__)

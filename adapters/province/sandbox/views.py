@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse
 
+from adapters.province.sandbox.posting import PEOPLE
 from adapters.province.sandbox.state import SandboxState, State
 from adapters.province.sandbox.store import Attempt, CallbackRecord, PostedDossier
 from mappings.tables import national_status_name
@@ -25,6 +26,8 @@ EVENT_NAMES = {
     "CAP_NHAT_TRANG_THAI": "Cập nhật trạng thái",
     "LOI_DONG_BO": "Lỗi đồng bộ",
     "SAI_LECH_DAN_CU": "Sai lệch với CSDL dân cư",
+    "DA_THOI_HUONG": "Đã thôi hưởng",  # province-api.md §6: a death notice stopped the allowance
+    "KHONG_CO_TRO_CAP": "Không có trợ cấp",  # §6: the deceased was not an active beneficiary
 }
 
 _STYLE = """
@@ -66,7 +69,10 @@ JSON: <a href="/_sandbox/callbacks">/_sandbox/callbacks</a>, <a href="/_sandbox/
 <form method="post" action="/_sandbox/post">
 <label>Thủ tục <select name="procedure"><option value="allowance">Trợ cấp xã hội hằng tháng (1.001776)</option>
 <option value="funeral">Hỗ trợ chi phí mai táng (1.001731)</option>
-<option value="mismatch">Trợ cấp hằng tháng, ngày sinh sai lệch CSDL dân cư</option></select></label>
+<option value="mismatch">Trợ cấp hằng tháng, ngày sinh sai lệch CSDL dân cư</option>
+<option value="death_notice">Báo tử liên thông: khai tử → hỗ trợ mai táng</option></select></label>
+<label>Người mất (chỉ với báo tử) <select name="person"><option value="">mặc định</option>
+{"".join(f'<option value="{_e(p)}">{_e(p)}</option>' for p in PEOPLE)}</select></label>
 <label>Định dạng <select name="encoding"><option value="multipart">multipart</option>
 <option value="json">JSON (base64)</option></select></label>
 <button type="submit">Gửi một hồ sơ mẫu</button>

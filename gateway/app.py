@@ -13,14 +13,14 @@ from gateway.admin.console import install_console
 from gateway.admin.endpoints import router as admin_api_router
 from gateway.blobs import BlobStore
 from gateway.db import Database, create_database
+from gateway.death_notices.endpoints import router as notices_router
 from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
-from gateway.death_notices.endpoints import router as notices_router
 from gateway.identity.endpoints import router as identity_router
-from gateway.payments.endpoints import router as payments_router
 from gateway.middleware import InputLimitsMiddleware, RequestContextMiddleware
 from gateway.migrate import ensure_migrated
+from gateway.payments.endpoints import router as payments_router
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
 

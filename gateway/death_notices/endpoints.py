@@ -52,7 +52,7 @@ async def submit_notice(request: Request, response: Response,
     return answer.receipt
 
 
-@router.get("/{ma_ho_so_lien_thong}", response_model=NoticeDetail, responses=problem_responses(401, 403, 404),
+@router.get("/{ma_ho_so_lien_thong}", response_model=NoticeDetail, responses=problem_responses(401, 403, 404, 422),
             summary="A death notice and each step: lookup, stop (months, amount recovered), funeral dossier")
 def read_notice(
     ma_ho_so_lien_thong: Annotated[str, Path(max_length=64)],

@@ -13,15 +13,19 @@ from datetime import date
 
 from sqlmodel import Session
 
+from gateway.callbacks.events import callback
 from gateway.death_notices import repository
 from gateway.dossiers import repository as dossiers
 from gateway.dossiers.service import promised_date
 from gateway.identity.steps import delivery, verification
 from gateway.models import DeathNotice, DeliveryState
+from gateway.vocabulary import CallbackEvent
 from gateway.workflow import Next
 from mappings.canonical import dossier_to_json, fingerprint
 from mappings.death_notice import funeral_dossier, notice_from_json
 from mappings.model import AttachmentFacts
+from mappings.tables import note_text
+from outbox.columns import utcnow
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class FuneralOptions:
     """What opening the dossier needs of the settings."""
 
     verify_identity: bool = False
+    notify: bool = False  # province callbacks are configured
     extra_days_off: Collection[date] = field(default_factory=tuple)
     extra_workdays: Collection[date] = field(default_factory=tuple)
 
@@ -42,7 +47,15 @@ def open_funeral_dossier(session: Session, notice: DeathNotice, group_code: str 
     if notice.dossier_id is not None:
         return []
     parsed = notice_from_json(notice.content)
-    dossier = funeral_dossier(parsed, group_code=group_code or parsed.deceased.group_code)
+    group = group_code or parsed.deceased.group_code
+    if group is None:
+        # Not a beneficiary and no NhomDoiTuong in the notice: the ministry refuses a dossier without one.
+        repository.set_step(session, notice, "funeral_dossier", {"state": "failed", "reason": "group_unknown"})
+        if not options.notify:
+            return []
+        return [callback(parsed.code, None, CallbackEvent.SYNC_FAILED, at=utcnow(), ministry_status=None,
+                         text=note_text("notice_group_unknown"))]
+    dossier = funeral_dossier(parsed, group_code=group)
     facts = {f["file_id"]: AttachmentFacts(f["sha256"], f["size"], f["content_type"]) for f in notice.files}
     row = dossiers.lock_or_create(session, ma_ho_so=dossier.code, procedure_code=dossier.procedure_code,
                                   client_name=notice.client_name)

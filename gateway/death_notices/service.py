@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway.blobs import is_storage_full
 from gateway.db import Database
 from gateway.death_notices import repository
-from gateway.death_notices.steps import lookup_step
 from gateway.death_notices.schemas import FuneralStep, LookupStep, NoticeDetail, NoticeReceipt, NoticeSteps, StopStep
+from gateway.death_notices.steps import lookup_step
 from gateway.dossiers import repository as dossiers
 from gateway.dossiers.receive import Submission, storage_full
 from gateway.dossiers.schemas import Links
@@ -34,12 +34,14 @@ class NoticeAnswer:
 
 
 def _state(notice: DeathNotice) -> str:
+    """queued (nothing done yet), in_progress, done (the funeral dossier exists: it lives on as a dossier) or
+    failed (the chain stopped before it: the lookup failed for good, or no group to open it with)."""
     steps = notice.steps
-    if any(s.get("state") == "failed" for s in steps.values()) and steps.get("funeral_dossier", {}).get(
-            "state") == "pending":
-        return "failed"
-    if steps.get("funeral_dossier", {}).get("state") == "created":
+    funeral = steps.get("funeral_dossier", {}).get("state")
+    if funeral == "created":
         return "done"
+    if funeral in ("failed", "conflict") or steps.get("lookup", {}).get("state") == "failed":
+        return "failed"
     return "queued" if steps.get("lookup", {}).get("state") == "pending" else "in_progress"
 
 

@@ -86,7 +86,7 @@ class Worker:
             handlers.append(VerifyIdentityHandler(db, population, policy=settings.identity_policy,
                                                   max_wait_s=settings.identity_max_wait_s, retry=retry,
                                                   notify=notify))
-        options = FuneralOptions(verify_identity=settings.identity_configured or population is not None,
+        options = FuneralOptions(verify_identity=settings.identity_configured or population is not None, notify=notify,
                                  extra_days_off=settings.calendar_extra_days_off,
                                  extra_workdays=settings.calendar_extra_workdays)
         handlers += [LookupHandler(db, self.client, options=options, notify=notify),

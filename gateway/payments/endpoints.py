@@ -29,7 +29,7 @@ def payment_adjustments(
     db: Annotated[Database, Depends(get_database)],
     month: Annotated[str | None, Query(max_length=7, description="the payment list's month, YYYY-MM")] = None,
     kind: Annotated[AdjustmentKind | None, Query()] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the contract's name
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> AdjustmentPage | Response:

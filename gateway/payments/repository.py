@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from gateway.models import PaymentAdjustment
 from mappings.dates import VN_TZ
@@ -38,10 +38,11 @@ class NewAdjustment:
 
 def record(session: Session, adjustment: NewAdjustment, at: datetime) -> None:
     """Store ``adjustment`` (a non-empty span) in the caller's transaction."""
-    months = [{"thang": m, "soTien": a} for m, a in adjustment.span.months]
+    pairs = adjustment.span.months
+    months: list[dict[str, Any]] = [{"thang": m, "soTien": a} for m, a in pairs]
     session.add(PaymentAdjustment(
         kind=adjustment.kind, ma_ho_so=adjustment.ma_ho_so, beneficiary_id=adjustment.beneficiary_id,
-        commune_code=adjustment.commune_code, first_month=months[0]["thang"], last_month=months[-1]["thang"],
+        commune_code=adjustment.commune_code, first_month=pairs[0][0], last_month=pairs[-1][0],
         amount=adjustment.span.total, months=months,
         list_month=adjustment.list_month or at.astimezone(VN_TZ).strftime("%Y-%m"),
         ministry_answer=adjustment.ministry_answer, created_at=at))
@@ -52,11 +53,11 @@ def page(session: Session, *, month: str | None, kind: str | None, ma_ho_so: str
     """(how many, a page) of adjustments, newest first, filtered by payment-list month, kind and dossier."""
     where = []
     if month is not None:
-        where.append(PaymentAdjustment.list_month == month)  # type: ignore[arg-type]
+        where.append(col(PaymentAdjustment.list_month) == month)
     if kind is not None:
-        where.append(PaymentAdjustment.kind == kind)  # type: ignore[arg-type]
+        where.append(col(PaymentAdjustment.kind) == kind)
     if ma_ho_so is not None:
-        where.append(PaymentAdjustment.ma_ho_so == ma_ho_so)  # type: ignore[arg-type]
+        where.append(col(PaymentAdjustment.ma_ho_so) == ma_ho_so)
     total = int(session.execute(select(func.count()).select_from(PaymentAdjustment).where(*where)).scalar_one())
     rows = session.execute(
         select(PaymentAdjustment).where(*where)

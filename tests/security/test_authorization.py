@@ -41,6 +41,9 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/admin/stats"): "admin",
     ("GET", "/api/v1/admin/identity-mismatches"): "admin",
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): "admin",
+    ("POST", "/api/v1/death-notices"): "dossiers:write",
+    ("GET", "/api/v1/death-notices/{ma_ho_so_lien_thong}"): "dossiers:read",
+    ("GET", "/api/v1/admin/payment-adjustments"): "admin",
 }
 # Routes open to anyone (the console's login form itself, health, metrics, the API description).
 PUBLIC_ROUTES = {
@@ -53,7 +56,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/messages/{message_id}/cancel"): {"reason": "test"},
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): {"reason": "test"},
 }
-PATH_VALUES = {"ma_ho_so": "000.00.12.H56-240115-0001", "message_id": "1"}
+PATH_VALUES = {"ma_ho_so": "000.00.12.H56-240115-0001", "message_id": "1",
+               "ma_ho_so_lien_thong": "000.00.12.H56-241002-0007"}
 
 
 def all_routes(settings: Settings) -> list[tuple[str, str]]:

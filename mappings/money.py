@@ -257,15 +257,16 @@ def span(group: str, birth_date: BirthDate, first: Month, last: Month, *, childr
 
 
 def recovery(group: str, birth_date: BirthDate, *, died_on: date, paid_through: Month | None,
-             children: int | None = None) -> tuple[str, Span | None]:
+             paid_from: Month | None = None, children: int | None = None) -> tuple[str, Span | None]:
     """(the stop month, what was overpaid) for a beneficiary who died on ``died_on``.
 
     The stop month (``thangThoiHuong``) is the month after the month of death; the overpayment
-    (``truyThu``, ministry-api.md §8) is every month from it to ``paid_through`` (``daChiTraDenThang``,
-    the last month a payment list carried the person) at its own amount, or None when none was paid
-    (never paid, or not paid past the month of death).
+    (``truyThu``, ministry-api.md §8: the months "that were paid") is every month from it, or from
+    ``paid_from`` (``thangBatDauHuong``) when that is later, to ``paid_through`` (``daChiTraDenThang``,
+    the last month a payment list carried the person), each at its own amount; None when none was paid.
     """
     stop = month_after(died_on)
-    if paid_through is None or _first_of(paid_through) < _first_of(stop):
+    first = max(_first_of(stop), _first_of(paid_from)) if paid_from is not None else _first_of(stop)
+    if paid_through is None or _first_of(paid_through) < first:
         return stop, None
-    return stop, span(group, birth_date, stop, paid_through, children=children)
+    return stop, span(group, birth_date, first, paid_through, children=children)

@@ -232,7 +232,7 @@ def _stop_body(record: dict[str, Any], died_on: date, number: str, registered_on
         children = (children_from_decision(group, born, record["start_month"], record["monthly_amount"])
                     if group == PER_CHILD else None)
         stop_month, overpaid = recovery(group, born, died_on=died_on, paid_through=record.get("paid_through"),
-                                        children=children)
+                                        paid_from=record.get("start_month"), children=children)
     except (ValueError, TypeError, KeyError) as exc:
         raise PermanentError("the overpayment cannot be computed from the ministry's record",
                              detail={"maLoi": "recovery_not_computable", "reason": str(exc)}) from exc

@@ -199,3 +199,28 @@ def test_a_gateway_killed_while_the_ministry_stops_leaves_one_stop_and_one_funer
     assert len({r.get("idempotency_key") for r in stops}) == 1
     [record] = ministry.beneficiaries("038141001234")
     assert record["trangThaiHuong"] == "DA_THOI_HUONG"
+
+
+def test_a_refused_amount_goes_dead_with_its_reasons_the_province_told_and_funeral_support_opened(
+    wired: str, province: Province, ministry: SandboxHandle
+) -> None:
+    code = "000.00.12.H56-241002-0108"
+    ministry.faults(fail_next=1, status=503, error_503_retry_after=2, path_prefixes=[STOP_PATH])
+    _post(wired, _notice(code))
+    # While the first stop waits out its Retry-After, a payment list carries her one month more: the ministry's
+    # record now says paid through 2025-01, the gateway computed through 2024-12 (422 SAI_SO_TIEN).
+    wait_until(lambda: [r for r in ministry.requests(STOP_PATH) if r["method"] == "POST"])
+    [record] = ministry.beneficiaries("038141001234")
+    ministry.http.post("/_sandbox/doi-tuong", json={**record, "daChiTraDenThang": "2025-01"}).raise_for_status()
+    state = wait_until(lambda: _funeral_delivered(wired, code))
+    stop = state["steps"]["stop"]
+    assert stop["state"] == "failed" and "SAI_SO_TIEN" in stop["reason"]
+    assert any("2025-01" in str(d) for d in stop["detail"]["chiTiet"])
+    wait_until(lambda: len(province.callbacks(code)) >= 2)
+    failed, delivered = province.callbacks(code)[:2]
+    assert (failed["SuKien"], delivered["SuKien"]) == ("LOI_DONG_BO", "DA_CHUYEN_BO")
+    assert "SAI_SO_TIEN" in failed["NoiDung"] or "2025-01" in failed["NoiDung"]
+    with httpx.Client(base_url=wired, timeout=10, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as admin:
+        dead = admin.get("/api/v1/admin/messages", params={"state": "dead", "kind": "notice_stop"}).json()["items"]
+        assert admin.get("/api/v1/admin/payment-adjustments").json()["items"] == []
+    assert len(dead) == 1

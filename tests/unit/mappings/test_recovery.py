@@ -59,3 +59,15 @@ def test_a_per_child_group_needs_its_children_and_a_span_can_be_empty() -> None:
     assert span("NKT_NANG", "1964", "2024-08", "2024-07").months == ()
     with pytest.raises(ValueError, match="invalid_month"):
         span("NKT_NANG", "1964", "2024-13", "2024-14")
+
+
+def test_months_before_the_allowance_started_were_not_paid() -> None:
+    # Started in 2024-11 (a decision after the death, back-dated), paid through 2024-12: only those two.
+    stop, overpaid = recovery("NCT_80_KHONG_LUONG", "1941-03-02", died_on=date(2024, 9, 28), paid_through="2024-12",
+                              paid_from="2024-11")
+    assert stop == "2024-10" and overpaid is not None
+    assert [m for m, _ in overpaid.months] == ["2024-11", "2024-12"]
+    assert recovery("NCT_80_KHONG_LUONG", "1941-03-02", died_on=date(2024, 9, 28), paid_through="2024-12",
+                    paid_from="2023-05")[1] == span("NCT_80_KHONG_LUONG", "1941-03-02", "2024-10", "2024-12")
+    assert recovery("NCT_80_KHONG_LUONG", "1941-03-02", died_on=date(2024, 9, 28), paid_through="2024-12",
+                    paid_from="2025-01") == ("2024-10", None)

@@ -42,6 +42,9 @@ app.add_typer(dossiers_app, name="dossiers")
 identity_app = typer.Typer(help="The identity check against the population database: disagreements, releases.",
                            no_args_is_help=True)
 app.add_typer(identity_app, name="identity")
+payments_app = typer.Typer(help="Recoveries (truy thu) and back-payments (truy lĩnh) for the payment lists.",
+                           no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 
 err = Console(stderr=True)
 out = Console()
@@ -521,6 +524,52 @@ def identity_release(
             err.print(Text(exc.detail or exc.code, style="red"))
             raise typer.Exit(1) from exc
     out.print(f"released {released.MaHoSo} revision {released.revision}: queued for delivery")
+
+
+@payments_app.command("list")
+def payments_list(
+    month: str | None = typer.Option(None, help="the payment list's month, YYYY-MM"),
+    kind: str | None = typer.Option(None, help="truy_thu or truy_linh"),
+    ma_xa: str | None = typer.Option(None, "--ma-xa", help="the commune (code in force)"),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on standard output, one line per adjustment"),
+    limit: int = typer.Option(10000, min=1, max=100000),
+) -> None:
+    """The adjustments of a month's payment list: each line, and the totals per commune and kind."""
+    from gateway.payments import service
+    from gateway.payments.endpoints import parse_filter
+    from gateway.payments.repository import AdjustmentKind
+    from gateway.problems import Problem
+
+    if kind is not None and kind not in {k.value for k in AdjustmentKind}:
+        raise typer.BadParameter("--kind: truy_thu or truy_linh")
+    try:
+        month, commune = parse_filter(month, ma_xa)
+    except Problem as exc:
+        raise typer.BadParameter("; ".join(f"--{e.field.replace('maXa', 'ma-xa')}: {e.message}"
+                                           for e in exc.errors)) from exc
+    with _database() as db:
+        page = service.adjustments(db, month=month, kind=kind, commune=commune, limit=limit)
+    if as_csv:
+        sys.stdout.write(service.adjustments_csv(page))
+        return
+    lines = Table(title=f"payment adjustments ({page.count})")
+    for name in ("kind", "MaHoSo", "maXa", "months", "amount (VND)", "list"):
+        lines.add_column(name, overflow="fold", justify="right" if name == "amount (VND)" else "left")
+    for a in page.items:
+        span = f"{a.firstMonth}..{a.lastMonth} ({len(a.months)})"
+        lines.add_row(_cell(a.kind), _cell(a.MaHoSo), _cell(a.maXa), _cell(span), _cell(f"{a.amount:,}"),
+                      _cell(a.listMonth))
+    totals = Table(title="totals per commune")
+    for name in ("maXa", "kind", "count", "amount (VND)"):
+        totals.add_column(name, justify="right" if name in ("count", "amount (VND)") else "left")
+    for t in page.byCommune:
+        totals.add_row(_cell(t.maXa), _cell(t.kind), _cell(t.count), _cell(f"{t.amount:,}"))
+    totals.add_row(Text("all", style="bold"), Text(""), _cell(len(page.items)), _cell(f"{page.total:,}"))
+    if not page.items:
+        out.print(Text("no adjustment", style="dim"))
+        return
+    out.print(lines)
+    out.print(totals)
 
 
 @app.command()

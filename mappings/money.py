@@ -270,3 +270,48 @@ def recovery(group: str, birth_date: BirthDate, *, died_on: date, paid_through: 
     if paid_through is None or _first_of(paid_through) < first:
         return stop, None
     return stop, span(group, birth_date, first, paid_through, children=children)
+
+
+def months_owed(group: str, birth_date: BirthDate, *, start_month: Month, first_paid_month: Month,
+                children: int | None = None) -> Span | None:
+    """The back-payment (truy lĩnh, ministry-api.md §9) of a decision: every month from ``start_month``
+    (``thangBatDauHuong``) to the month before ``first_paid_month`` (``thangChiTraDauTien``, the first monthly
+    list that carries the person), each at its own amount; None when no month is owed (the two are equal, or
+    the first list comes no later than the start)."""
+    start, first = _first_of(start_month), _first_of(first_paid_month)
+    if first <= start:
+        return None
+    last = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
+    return span(group, birth_date, start, last, children=children)
+
+
+@dataclass(frozen=True)
+class AmountCheck:
+    """A decision's ``mucHuongThang`` against the amount of its month (§10: the gateway may check it and must
+    report a mismatch, never silently use its own)."""
+
+    decided: int
+    expected: int | None  # None when it cannot be computed (``reason`` says why)
+    reason: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        """True when the decision's amount is the month's amount."""
+        return self.expected is not None and self.decided == self.expected
+
+
+def check_decision(group: str, birth_date: BirthDate, decision_month: Month, muc_huong_thang: int) -> AmountCheck:
+    """Check a decision's monthly amount against :func:`monthly_amount` for the decision's month.
+
+    A per-child group (``DON_THAN_NGHEO``) has its coefficient from the amount itself (§10): it agrees when
+    the amount is a whole number of children, else ``amount_not_per_child``.
+    """
+    try:
+        if _band(group, _age(_earliest_birth(birth_date), _first_of(decision_month))).per_child:
+            children = children_from_decision(group, birth_date, decision_month, muc_huong_thang)
+            expected = monthly_amount(group, birth_date, decision_month, children=children)
+        else:
+            expected = monthly_amount(group, birth_date, decision_month)
+    except ValueError as exc:
+        return AmountCheck(muc_huong_thang, None, str(exc))
+    return AmountCheck(muc_huong_thang, expected)

@@ -361,4 +361,4 @@ def payments_page(request: Request, user: User, db: Db,
     found = payment_adjustments(db, month=month if month_ok else None, kind=kind if kind_ok else None,
                                 limit=PAGE_SIZE)
     return page(request, "payments.html", user=user, items=found.items, count=found.count, total=found.total,
-                month=month if month_ok else "", kind=kind if kind_ok else "")
+                by_commune=found.byCommune, month=month if month_ok else "", kind=kind if kind_ok else "")

@@ -15,10 +15,27 @@ from gateway.payments import service
 from gateway.payments.repository import AdjustmentKind
 from gateway.payments.schemas import AdjustmentPage
 from gateway.problems import Problem, problem_responses
+from mappings.admin_units import normalise_code
 from mappings.errors import FieldError
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin", "payments"])
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def parse_filter(month: str | None, ma_xa: str | None) -> tuple[str | None, str | None]:
+    """(month, commune as 5 digits); a 422 naming each bad one."""
+    faults: list[FieldError] = []
+    month = month.strip() if month and month.strip() else None
+    if month is not None and not _MONTH.fullmatch(month):
+        faults.append(FieldError("month", "invalid_month", "Tháng có dạng YYYY-MM."))
+    commune = None
+    if ma_xa and ma_xa.strip():
+        commune = normalise_code(ma_xa, 5)
+        if commune is None:
+            faults.append(FieldError("maXa", "invalid_commune_code", "Mã xã gồm tối đa 5 chữ số."))
+    if faults:
+        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=faults)
+    return month, commune
 
 
 @router.get("/payment-adjustments", response_model=AdjustmentPage,
@@ -29,15 +46,15 @@ def payment_adjustments(
     db: Annotated[Database, Depends(get_database)],
     month: Annotated[str | None, Query(max_length=7, description="the payment list's month, YYYY-MM")] = None,
     kind: Annotated[AdjustmentKind | None, Query()] = None,
+    ma_xa: Annotated[str | None, Query(alias="maXa", max_length=8, description="the commune, code in force")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> AdjustmentPage | Response:
     """JSON by default; ``format=csv`` for the payment list."""
-    if month is not None and not _MONTH.fullmatch(month):
-        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=[
-            FieldError("month", "invalid_month", "Tháng có dạng YYYY-MM.")])
-    page = service.adjustments(db, month=month, kind=kind.value if kind else None, limit=limit, offset=offset)
+    month, commune = parse_filter(month, ma_xa)
+    page = service.adjustments(db, month=month, kind=kind.value if kind else None, commune=commune, limit=limit,
+                               offset=offset)
     if format == "csv":
         return Response(service.adjustments_csv(page), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="payment-adjustments.csv"'})

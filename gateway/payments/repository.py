@@ -49,9 +49,11 @@ def record(session: Session, adjustment: NewAdjustment, at: datetime) -> None:
 
 
 def page(session: Session, *, month: str | None, kind: str | None, ma_ho_so: str | None = None,
-         limit: int = 1000, offset: int = 0) -> tuple[int, Sequence[PaymentAdjustment]]:
-    """(how many, a page) of adjustments, newest first, filtered by payment-list month, kind and dossier."""
+         commune: str | None = None, limit: int = 1000, offset: int = 0) -> tuple[int, Sequence[PaymentAdjustment]]:
+    """(how many, a page) of adjustments, newest first, filtered by payment-list month, kind, dossier, commune."""
     where = []
+    if commune is not None:
+        where.append(col(PaymentAdjustment.commune_code) == commune)
     if month is not None:
         where.append(col(PaymentAdjustment.list_month) == month)
     if kind is not None:

@@ -32,9 +32,19 @@ class Adjustment(BaseModel):
     createdAt: datetime
 
 
+class CommuneTotal(BaseModel):
+    """The listed adjustments of one commune and kind, summed (the communes' payment lists)."""
+
+    maXa: str | None
+    kind: str
+    count: int
+    amount: int
+
+
 class AdjustmentPage(BaseModel):
-    """Adjustments, newest first, and their total."""
+    """Adjustments, newest first, their total, and the totals per commune and kind."""
 
     items: list[Adjustment]
     count: int
     total: int = Field(description="VND, the listed adjustments' sum")
+    byCommune: list[CommuneTotal] = Field(default_factory=list)

@@ -7,22 +7,31 @@ import io
 
 from gateway.db import Database
 from gateway.payments import repository
-from gateway.payments.schemas import Adjustment, AdjustmentPage, MonthAmount
+from gateway.payments.schemas import Adjustment, AdjustmentPage, CommuneTotal, MonthAmount
 
 CSV_COLUMNS = ("kind", "MaHoSo", "beneficiaryId", "maXa", "firstMonth", "lastMonth", "months", "amount", "listMonth",
                "detail", "createdAt")
 
 
 def adjustments(db: Database, *, month: str | None = None, kind: str | None = None, ma_ho_so: str | None = None,
-                limit: int = 1000, offset: int = 0) -> AdjustmentPage:
-    """Adjustments of payment list ``month`` (YYYY-MM) and ``kind``, newest first."""
+                commune: str | None = None, limit: int = 1000, offset: int = 0) -> AdjustmentPage:
+    """Adjustments of payment list ``month`` (YYYY-MM), ``kind`` and commune, newest first, with the totals per
+    commune and kind of those listed."""
     with db.session() as session:
-        count, rows = repository.page(session, month=month, kind=kind, ma_ho_so=ma_ho_so, limit=limit, offset=offset)
+        count, rows = repository.page(session, month=month, kind=kind, ma_ho_so=ma_ho_so, commune=commune,
+                                      limit=limit, offset=offset)
         items = [Adjustment(id=r.id, kind=r.kind, MaHoSo=r.ma_ho_so, beneficiaryId=r.beneficiary_id,
                             maXa=r.commune_code, firstMonth=r.first_month, lastMonth=r.last_month,
                             months=[MonthAmount(**m) for m in r.months], amount=r.amount, listMonth=r.list_month,
                             ministryAnswer=r.ministry_answer, createdAt=r.created_at) for r in rows]
-    return AdjustmentPage(items=items, count=count, total=sum(i.amount for i in items))
+    totals: dict[tuple[str, str], list[int]] = {}
+    for item in items:
+        entry = totals.setdefault((item.maXa or "", item.kind), [0, 0])
+        entry[0] += 1
+        entry[1] += item.amount
+    by_commune = [CommuneTotal(maXa=commune_code or None, kind=kind_, count=n, amount=amount)
+                  for (commune_code, kind_), (n, amount) in sorted(totals.items())]
+    return AdjustmentPage(items=items, count=count, total=sum(i.amount for i in items), byCommune=by_commune)
 
 
 def adjustments_csv(page: AdjustmentPage) -> str:

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from gateway.app import create_app
+from gateway.cli import app as cli_app
 from gateway.db import Database, create_database
 from gateway.payments import repository
 from gateway.payments.repository import AdjustmentKind, NewAdjustment
-from gateway.settings import Settings
+from gateway.settings import Settings, get_settings
 from mappings.money import span
 from outbox.columns import utcnow
 from tests.conftest import ADMIN_KEY
@@ -76,3 +78,37 @@ def test_the_console_page_lists_the_months_adjustments_with_their_total(client: 
     assert "000.00.12.H56-241002-0007" in page.text and "000.00.12.H56-240115-0001" not in page.text
     assert '<strong id="payments-total">1,500,000</strong>' in page.text
     assert "2024-11: 500,000" in page.text
+
+
+def test_the_commune_filter_and_totals_per_commune(client: TestClient, db: Database) -> None:
+    seed(db)
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    found = client.get("/api/v1/admin/payment-adjustments", params={"maXa": "16171"}, headers=admin).json()
+    assert [a["MaHoSo"] for a in found["items"]] == ["000.00.12.H56-241002-0007"]
+    everything = client.get("/api/v1/admin/payment-adjustments", headers=admin).json()
+    assert {(t["maXa"], t["kind"], t["count"]) for t in everything["byCommune"]} == {
+        ("16171", "truy_thu", 1), (None, "truy_thu", 1), (None, "truy_linh", 1)}
+    bad = client.get("/api/v1/admin/payment-adjustments", params={"maXa": "abc", "month": "x"}, headers=admin)
+    assert {e["field"] for e in bad.json()["errors"]} == {"maXa", "month"}
+
+
+def test_the_cli_lists_a_months_adjustments_with_totals_per_commune(
+    client: TestClient, db: Database, console_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", console_settings.database_url)
+    monkeypatch.setenv("GATEWAY_BLOB_DIR", str(console_settings.blob_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        table = runner.invoke(cli_app, ["payments", "list", "--month", "2024-10"])
+        as_csv = runner.invoke(cli_app, ["payments", "list", "--month", "2024-10", "--kind", "truy_thu", "--csv"])
+        bad = runner.invoke(cli_app, ["payments", "list", "--month", "10/2024"])
+    finally:
+        get_settings.cache_clear()
+    assert table.exit_code == 0, table.output
+    assert "payment adjustments (2)" in table.output and "totals per commune" in table.output
+    assert "1,500,000" in table.output and "3,220,000" in table.output  # the recovery; the month's total
+    assert as_csv.stdout.count("\n") == 2 and "truy_thu" in as_csv.stdout
+    assert bad.exit_code == 2 and "--month" in bad.output

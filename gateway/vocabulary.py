@@ -27,6 +27,7 @@ class MessageKind(StrEnum):
     PROVINCE_CALLBACK = "province_callback"  # a signed status callback to the province
     NOTICE_LOOKUP = "notice_lookup"  # a death notice: look the deceased up among the ministry's beneficiaries
     NOTICE_STOP = "notice_stop"  # a death notice: stop the allowance, the overpayment computed
+    SEND_BACK_PAYMENT = "send_back_payment"  # an approval's months owed (truy lĩnh) to the ministry
 
 
 class Peer(StrEnum):
@@ -50,6 +51,9 @@ class DossierEventKind(StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"  # it disagrees: delivered with the disagreement noted (policy warn)
     IDENTITY_UNVERIFIED = "identity_unverified"  # no answer in time, or refused: delivered marked unverified
     RELEASED = "released"  # a held revision delivered on an administrator's word
+    DECISION_CHECKED = "decision_checked"  # an approval's amount checked, its months owed computed
+    BACK_PAYMENT_SENT = "back_payment_sent"  # the months owed posted to the ministry (truy lĩnh)
+    BACK_PAYMENT_FAILED = "back_payment_failed"  # the ministry refused them (422 SAI_SO_TIEN): an officer looks
 
 
 class CallbackEvent(StrEnum):

@@ -18,16 +18,21 @@ ANNOUNCE = "announce"
 DELIVERED_TEXT = "Hồ sơ đã được chuyển vào mục Hồ sơ chờ tiếp nhận của phần mềm trợ giúp xã hội."
 
 
-def decision_for_province(decision: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The ministry's ``quyetDinh`` in the province's PascalCase (contract silent on its shape: ours)."""
+def decision_for_province(decision: dict[str, Any] | None, back_payment: dict[str, Any] | None = None, *,
+                          approval: bool = False) -> dict[str, Any] | None:
+    """The ministry's ``quyetDinh`` in the province's PascalCase (contract silent on its shape: ours); an
+    approval's carries ``TruyLinh`` (province-api.md §6): the months owed, or null when none."""
     if not decision:
         return None
-    return {
+    shaped = {
         "SoQuyetDinh": decision.get("so"),
         "NgayQuyetDinh": decision.get("ngay"),
         "MucHuongThang": decision.get("mucHuongThang"),
         "ThangBatDauHuong": decision.get("thangBatDauHuong"),
     }
+    if approval:
+        shaped["TruyLinh"] = back_payment
+    return shaped
 
 
 def callback(
@@ -41,6 +46,8 @@ def callback(
     decision: dict[str, Any] | None = None,
     event_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    back_payment: dict[str, Any] | None = None,
+    approval: bool = False,
 ) -> Next:
     """The outbox message carrying the §4 callback of one event of dossier ``ma_ho_so``, for a step's
     :class:`~gateway.workflow.Outcome`. ``event_id``: a step's derived :attr:`~gateway.workflow.Step.event_id`,
@@ -56,7 +63,7 @@ def callback(
         "MaHoSoBo": ministry_id,
         "ThoiDiem": format_timestamp(at),
         "NoiDung": text,
-        "QuyetDinh": decision_for_province(decision),
+        "QuyetDinh": decision_for_province(decision, back_payment, approval=approval),
         **(extra or {}),
     }
     return Next(MessageKind.PROVINCE_CALLBACK, callback_key(ma_ho_so), {"body": body})

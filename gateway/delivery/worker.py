@@ -27,6 +27,7 @@ from gateway.death_notices.handlers import LookupHandler, StopHandler
 from gateway.delivery.handlers import DeliverDossierHandler, SupplementDossierHandler
 from gateway.identity.handler import IdentityVerifier, VerifyIdentityHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
+from gateway.payments.handlers import SendBackPaymentHandler
 from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
 from gateway.vocabulary import Peer
@@ -90,7 +91,8 @@ class Worker:
                                  extra_days_off=settings.calendar_extra_days_off,
                                  extra_workdays=settings.calendar_extra_workdays)
         handlers += [LookupHandler(db, self.client, options=options, notify=notify),
-                     StopHandler(db, self.client, options=options, notify=notify)]
+                     StopHandler(db, self.client, options=options, notify=notify),
+                     SendBackPaymentHandler(db, self.client)]
         if notify and settings.province_callback_url and settings.province_callback_secret:
             handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
                 self.callback_http, settings.province_callback_url,

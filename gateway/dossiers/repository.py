@@ -316,6 +316,17 @@ def lock_for_feed(session: Session, ministry_ids: set[str],
     return rows
 
 
+def delivered_contents(session: Session, dossier_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The delivered revision's content of each of ``dossier_ids`` that has one (an approval's beneficiary)."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(set(dossier_ids)):
+        query = (select(_D.c.id, _R.c.content).select_from(_D.join(_R, _R.c.dossier_id == _D.c.id))
+                 .where(_D.c.id.in_(chunk), _R.c.revision == _D.c.delivered_revision))
+        for dossier_id, content in _run(session, query):
+            found[dossier_id] = dict(content)
+    return found
+
+
 def write_feed_moves(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Write back the :data:`FEED_MOVED` columns of rows read by :func:`lock_for_feed`, in one statement."""
     params = [{"d_id": row["id"], **{f"d_{name}": row[name] for name in FEED_MOVED}} for row in rows]

@@ -23,11 +23,14 @@ from gateway.callbacks.events import announcement, callback
 from gateway.dossiers import repository
 from gateway.dossiers.repository import NewEvent
 from gateway.models import MinistryChange
+from gateway.payments.steps import back_payment_step
 from gateway.vocabulary import CallbackEvent, DossierEventKind
 from gateway.workflow import Outcome, finish_step
 from mappings.dates import from_iso
+from mappings.decisions import back_payment_for_province, decision_money
+from mappings.model import PartialDate
 from mappings.statuses import APPROVED, PENDING_RECEPTION
-from mappings.tables import ministry_status, national_status
+from mappings.tables import ministry_status, national_status, note_text
 from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
@@ -66,6 +69,7 @@ class _Page:
     changes: list[dict[str, Any]] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Outcome)  # events and callbacks, in the order the changes made them
     touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> its row, as moved
+    contents: dict[str, dict[str, Any]] = field(default_factory=dict)  # approvals' dossiers: delivered content
 
 
 def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify: bool) -> list[ChangeOutcome]:
@@ -77,6 +81,11 @@ def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify
     by_ministry_id, by_code = _dossiers(session, valid)
     known_keys = _recorded(session, [p.key for p in valid])
     page = _Page()
+    approved = [d["id"] for p in valid if p.status == APPROVED
+                for d in [*by_ministry_id.get(p.ministry_id, []), *([by_code[p.ma_ho_so]] if p.ma_ho_so in by_code
+                                                                    else [])]]
+    if approved:  # rare: one read for the page's approvals, whose money needs the beneficiary
+        page.contents = repository.delivered_contents(session, approved)
     outcomes: list[ChangeOutcome] = []
     for item in parsed:
         if item is None:
@@ -152,20 +161,60 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
         dossier["ministry_status_at"] = at
         dossier["is_final"] = bool(known and known.is_final)
     decision = change.get("quyetDinh") if isinstance(change.get("quyetDinh"), dict) else None
+    back_payment: dict[str, Any] | None = None
+    money_text, checked = "", None
     if status == APPROVED and decision:
         _store_decision(dossier, decision)
+        back_payment, money_text, checked = _approval_money(page, dossier, change, decision)
     page.touched[dossier["id"]] = dossier
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
         log.info("dossier_status_changed", ma_ho_so=dossier["ma_ho_so"], status=status,
                  national_status=national_status(status))
         page.outcome.events.append(NewEvent(dossier["id"], DossierEventKind.MINISTRY_STATUS, at, None,
                                             {"status": status, "nationalStatus": national_status(status), **extra}))
+    if checked is not None:
+        page.outcome.events.append(NewEvent(dossier["id"], DossierEventKind.DECISION_CHECKED, at, None, checked))
     if status != PENDING_RECEPTION:  # arrival in pending reception was announced on delivery (DA_CHUYEN_BO)
         text = change.get("lyDo") if isinstance(change.get("lyDo"), str) else (known.name if known else status)
+        if money_text:
+            text = f"{text}. {money_text}"
         if notify:
             page.outcome.then.append(callback(dossier["ma_ho_so"], dossier["ministry_id"],
                                               CallbackEvent.STATUS_CHANGED, at=at, ministry_status=status, text=text,
-                                              decision=decision))
+                                              decision=decision, back_payment=back_payment,
+                                              approval=status == APPROVED))
+
+
+def _approval_money(page: _Page, dossier: dict[str, Any], change: dict[str, Any], decision: dict[str, Any]
+                    ) -> tuple[dict[str, Any] | None, str, dict[str, Any] | None]:
+    """An approval's amount checked and its months owed (mappings), the back-payment step enqueued when some are
+    owed: (``TruyLinh`` for the province, a sentence for ``NoiDung`` when the amount disagrees, the history's
+    detail of the check)."""
+    content = page.contents.get(dossier["id"])
+    if content is None:
+        return None, "", None
+    beneficiary = content["beneficiary"]
+    birth = PartialDate(**beneficiary["birth_date"])
+    first_paid = change.get("thangChiTraDauTien", decision.get("thangChiTraDauTien"))
+    money = decision_money(beneficiary["group_code"], birth, decision, first_paid)
+    text = ""
+    check = money.check
+    if check is not None and not check.agrees:
+        text = note_text("decision_amount_mismatch", decided=f"{check.decided:,}",
+                         expected=f"{check.expected:,}" if check.expected is not None else "không tính được")
+        log.warning("decision_amount_mismatch", ma_ho_so=dossier["ma_ho_so"], decided=check.decided,
+                    expected=check.expected, reason=check.reason)
+    owed = back_payment_for_province(money.owed)
+    detail = {"decided": check.decided if check else None, "expected": check.expected if check else None,
+              "agrees": check.agrees if check else None, "reason": (check.reason if check else None) or money.reason,
+              "owed": owed}
+    beneficiary_id = change.get("doiTuongId", decision.get("doiTuongId"))
+    if owed is not None and isinstance(beneficiary_id, str):
+        page.outcome.then.append(back_payment_step(dossier["ma_ho_so"], dossier["id"], decision, beneficiary_id,
+                                                   dossier["ministry_id"], first_paid))
+    elif owed is not None:
+        detail["reason"] = "no_beneficiary_id"  # the ministry's change named no doiTuongId: nothing to post to
+    return owed, text, detail
 
 
 def _store_decision(dossier: dict[str, Any], decision: dict[str, Any]) -> None:

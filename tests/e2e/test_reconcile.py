@@ -101,8 +101,9 @@ def test_statuses_and_the_decision_come_back_once_each_even_when_the_feed_repeat
         ("CAP_NHAT_TRANG_THAI", "DANG_THAM_DINH", 4),
         ("CAP_NHAT_TRANG_THAI", "DA_PHE_DUYET", 9),
     ]
+    # No thangChiTraDauTien in this approval: nothing known to be owed (TruyLinh null, province-api §6).
     assert bodies[-1]["QuyetDinh"] == {"SoQuyetDinh": "123/QĐ-UBND", "NgayQuyetDinh": "2024-02-01",
-                                       "MucHuongThang": 500000, "ThangBatDauHuong": "2024-02"}
+                                       "MucHuongThang": 500000, "ThangBatDauHuong": "2024-02", "TruyLinh": None}
     assert bodies[0]["MaHoSoBo"] == state["ministry"]["id"]
     assert len({b["EventId"] for b in bodies}) == 4
 

@@ -290,6 +290,13 @@ async def list_stops(state: State) -> Response:
     return json_response(200, {"thoiHuong": found, "count": len(found)})
 
 
+@router.get("/truy-linh")
+async def list_back_payments(state: State) -> Response:
+    """Every back-payment recorded through ``truy-linh``, oldest first: the body sent and the answer given."""
+    found = [b.as_json() for b in state.beneficiaries.back_payments()]
+    return json_response(200, {"truyLinh": found, "count": len(found)})
+
+
 async def _json_object_or_list(request: Request) -> Any:
     try:
         return json.loads(await request.body())

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.ministry.sandbox.beneficiaries import DEFAULT_BENEFICIARIES
 from mappings import money
-from tests.contract.ministry_support import DELETE, SandboxHandle, with_changes
+from tests.contract.ministry_support import DELETE, SandboxHandle, dossier_body, with_changes
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -203,3 +203,122 @@ def test_reset_clears_and_the_page_lists_the_back_payments(sandbox: SandboxHandl
         assert text in page
     sandbox.reset()
     assert sandbox.http.get("/_sandbox/truy-linh").json() == {"truyLinh": [], "count": 0}
+
+
+# ---- the approval that starts the payments (§9 last paragraph) ----------------------------------------------
+
+
+FEED = "/api/v1/ho-so/thay-doi"
+DECISION = {"so": "7/QĐ-UBND", "ngay": "2024-09-05", "mucHuongThang": 500000, "thangBatDauHuong": "2024-05"}
+
+
+def under_appraisal(sandbox: SandboxHandle, token: str, **person: Any) -> str:
+    """A dossier (the sample's person, with ``person`` changed) moved to DANG_THAM_DINH; its id."""
+    upload = sandbox.upload(token, b"%PDF-1.4\n%%EOF\n")
+    assert upload.status_code == 201, upload.text
+    body = dossier_body([upload.json()["id"]])
+    body["doiTuong"].update(person)
+    created = sandbox.http.post("/api/v1/ho-so/cho-tiep-nhan", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201, created.text
+    dossier_id: str = created.json()["id"]
+    for status in ("DA_TIEP_NHAN", "DANG_THAM_DINH"):
+        assert sandbox.officer(dossier_id, status).status_code == 200
+    return dossier_id
+
+
+def last_change(sandbox: SandboxHandle, token: str) -> dict[str, Any]:
+    page = sandbox.http.get(FEED, params={"gioiHan": 500}, headers={"Authorization": f"Bearer {token}"}).json()
+    change: dict[str, Any] = page["thayDoi"][-1]
+    return change
+
+
+def test_an_approval_without_a_first_list_is_as_before(sandbox: SandboxHandle) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token, soDinhDanh="001040000009")
+    assert sandbox.officer(dossier_id, "DA_PHE_DUYET", quyetDinh=DECISION).status_code == 200
+    change = last_change(sandbox, token)
+    assert set(change) == {"id", "maHoSoTinh", "trangThai", "thoiDiem", "quyetDinh"}
+    assert sandbox.beneficiaries("001040000009") == []
+
+
+def test_an_approval_with_a_first_list_makes_the_record_and_feeds_its_id(sandbox: SandboxHandle) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token, soDinhDanh="001040000009", ngaySinh="1940-01-15")
+    granted = sandbox.officer(dossier_id, "DA_PHE_DUYET", quyetDinh=DECISION, thangChiTraDauTien="2024-09")
+    assert granted.status_code == 200, granted.text
+    change = last_change(sandbox, token)
+    assert list(change) == ["id", "maHoSoTinh", "trangThai", "thoiDiem", "quyetDinh", "doiTuongId",
+                            "thangChiTraDauTien"]
+    assert change["quyetDinh"] == DECISION and change["thangChiTraDauTien"] == "2024-09"
+    [record] = sandbox.beneficiaries("001040000009")
+    assert record["id"] == change["doiTuongId"] == granted.json()["doiTuongId"]
+    assert {k: record[k] for k in ("hoSoId", "trangThaiHuong", "mucHuongThang", "thangBatDauHuong",
+                                   "daChiTraDenThang", "ngaySinh", "nhomDoiTuong", "maXa")} == {
+        "hoSoId": dossier_id, "trangThaiHuong": "DANG_HUONG", "mucHuongThang": 500000, "thangBatDauHuong": "2024-05",
+        "daChiTraDenThang": "2024-08", "ngaySinh": "1940-01-15", "nhomDoiTuong": "NCT_80_KHONG_LUONG",
+        "maXa": "16171"}
+
+
+def test_an_approval_paid_from_its_first_month_is_never_paid_and_updates_the_same_persons_record(
+    sandbox: SandboxHandle,
+) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token)  # the sample's person: the seeded HOA, same group
+    assert sandbox.officer(dossier_id, "DA_PHE_DUYET", quyetDinh=DECISION,
+                           thangChiTraDauTien="2024-05").status_code == 200
+    [record] = sandbox.beneficiaries(HOA.soDinhDanh)
+    assert record["id"] == HOA.id == last_change(sandbox, token)["doiTuongId"]
+    assert (record["hoSoId"], record["thangBatDauHuong"], record["daChiTraDenThang"]) == (dossier_id, "2024-05", None)
+
+
+@pytest.mark.parametrize(("status", "action", "field"), [
+    ("DA_PHE_DUYET", {"thangChiTraDauTien": "2024-9"}, "thangChiTraDauTien"),
+    ("DA_PHE_DUYET", {"thangChiTraDauTien": "2024-04"}, "thangChiTraDauTien"),
+    ("DA_PHE_DUYET", {"thangChiTraDauTien": 202409}, "thangChiTraDauTien"),
+    ("DA_PHE_DUYET", {"thangChiTraDauTien": "2024-09", "quyetDinh": {**DECISION, "mucHuongThang": 0}},
+     "quyetDinh.mucHuongThang"),
+    ("KHONG_PHE_DUYET", {"thangChiTraDauTien": "2024-09"}, "thangChiTraDauTien"),
+])
+def test_a_bad_first_list_is_400_and_changes_nothing(sandbox: SandboxHandle, status: str, action: dict[str, Any],
+                                                     field: str) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token, soDinhDanh="001040000009")
+    response = sandbox.officer(dossier_id, status, **{"quyetDinh": DECISION, **action}
+                               if status == "DA_PHE_DUYET" else action)
+    assert response.status_code == 400 and field in fields(response), response.text
+    assert last_change(sandbox, token)["trangThai"] == "DANG_THAM_DINH"
+    assert sandbox.beneficiaries("001040000009") == []
+
+
+def test_a_per_child_amount_that_is_not_whole_children_is_400(sandbox: SandboxHandle) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token, soDinhDanh="001090000009", ngaySinh="1990-02-01",
+                                 nhomDoiTuong="DON_THAN_NGHEO")
+    response = sandbox.officer(dossier_id, "DA_PHE_DUYET", quyetDinh={**DECISION, "mucHuongThang": 400000},
+                               thangChiTraDauTien="2024-09")
+    assert response.status_code == 400 and "quyetDinh.mucHuongThang" in fields(response)
+    # Two children: the record is made, and its back-payment is two children's months.
+    assert sandbox.officer(dossier_id, "DA_PHE_DUYET", quyetDinh={**DECISION, "mucHuongThang": 720000},
+                           thangChiTraDauTien="2024-09").status_code == 200
+    [record] = sandbox.beneficiaries("001090000009")
+    owed = money.span("DON_THAN_NGHEO", "1990-02-01", "2024-05", "2024-08", children=2)
+    assert [a for _, a in owed.months] == [720000, 720000, 1000000, 1000000]
+    body = {"doiTuongId": record["id"], "hoSoId": dossier_id, "tuThang": "2024-05", "denThang": "2024-08",
+            **owed.as_ministry(), "canCu": {"soQuyetDinh": "7/QĐ-UBND", "ngayQuyetDinh": "2024-09-05"}}
+    response = sandbox.http.post(PATH, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201 and response.json()["thangChiTra"] == "2024-09", response.text
+
+
+def test_the_officer_form_has_the_two_months(sandbox: SandboxHandle) -> None:
+    token = sandbox.token()
+    dossier_id = under_appraisal(sandbox, token, soDinhDanh="001040000009")
+    page = sandbox.http.get("/").text
+    assert 'name="thangBatDauHuong"' in page and 'name="thangChiTraDauTien"' in page
+    form = {"trangThai": "DA_PHE_DUYET", "so": "8/QĐ-UBND", "mucHuongThang": "500.000",
+            "thangBatDauHuong": "2024-06", "thangChiTraDauTien": "2024-08"}
+    posted = sandbox.http.post(f"/_sandbox/ho-so/{dossier_id}/hanh-dong", data=form)
+    assert posted.status_code == 303
+    change = last_change(sandbox, token)
+    assert change["quyetDinh"]["thangBatDauHuong"] == "2024-06" and change["thangChiTraDauTien"] == "2024-08"
+    [record] = sandbox.beneficiaries("001040000009")
+    assert record["daChiTraDenThang"] == "2024-07"

@@ -491,6 +491,31 @@ def validate_back_payment(body: dict[str, Any], *, today: date) -> dict[str, Any
     return body
 
 
+def approved_record(person: Any, dossier_id: str, decision: Mapping[str, Any], first_list: str) -> Beneficiary:
+    """The §8 record an approval makes (§9): the dossier's ``doiTuong``, DANG_HUONG at the decision's
+    ``mucHuongThang`` from its ``thangBatDauHuong``, ``daChiTraDenThang`` the month before ``first_list`` (the
+    first monthly list that carries the person; null when that is the start month: nothing owed back).
+    400 on ``thangChiTraDauTien`` when the dossier has no usable ``doiTuong`` or the amount cannot be computed."""
+    keys = ("soDinhDanh", "hoTen", "ngaySinh", "gioiTinh", "nhomDoiTuong")
+    address = person.get("noiThuongTru") if isinstance(person, dict) else None
+    commune = address.get("maXa") if isinstance(address, dict) else None
+    if not isinstance(person, dict) or not all(isinstance(person.get(k), str) for k in keys) \
+            or not isinstance(commune, str):
+        raise invalid([FieldError("thangChiTraDauTien", "Hồ sơ không có đủ thông tin đối tượng để lập hồ sơ hưởng")])
+    start, amount = decision["thangBatDauHuong"], decision["mucHuongThang"]
+    if amount <= 0:
+        raise invalid([FieldError("quyetDinh.mucHuongThang", "Mức hưởng phải dương khi có tháng chi trả đầu tiên")])
+    record = Beneficiary(new_id("DT"), person["soDinhDanh"], person["hoTen"], person["ngaySinh"], person["gioiTinh"],
+                         person["nhomDoiTuong"], commune, DANG_HUONG, amount, start,
+                         None if first_list == start else _month_before(first_list), dossier_id)
+    try:
+        money.monthly_amount(record.nhomDoiTuong, record.ngaySinh, start, children=record._children(start))
+    except ValueError as exc:
+        field_ = "quyetDinh.mucHuongThang" if str(exc) == "amount_not_per_child" else "thangChiTraDauTien"
+        raise invalid([FieldError(field_, f"Không tính được số tiền hằng tháng ({exc})")]) from None
+    return record
+
+
 def parse_beneficiary(body: Any, path: str = "") -> Beneficiary:
     """A seeded record from its JSON (the §8 names; ``id`` and ``hoSoId`` optional, fresh when absent;
     ``daChiTraDenThang`` may be null; ``thangThoiHuong`` required exactly when ``DA_THOI_HUONG``); 400 otherwise."""

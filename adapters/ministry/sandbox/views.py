@@ -128,7 +128,7 @@ def _row(state: SandboxState, dossier: Dossier, *, lookup: bool) -> str:
     last = dossier.history[-1] if dossier.history else {}
     extra = "".join(
         f"<br><span class=muted>{escape(k)}: {escape(str(last[k]))}</span>"
-        for k in ("canBo", "lyDo", "quyetDinh") if k in last
+        for k in ("canBo", "lyDo", "quyetDinh", "doiTuongId", "thangChiTraDauTien") if k in last
     )
     cells = (
         f"<td>{escape(dossier.code)}<br><span class=muted>{escape(dossier.id)} · {escape(dossier.owner)}</span></td>"
@@ -158,7 +158,9 @@ def _actions(dossier: Dossier) -> str:
         elif field == "lyDo":
             inputs = '<input name="lyDo" placeholder="lý do">'
         elif field == "quyetDinh":
-            inputs = '<input name="so" placeholder="số QĐ"><input name="mucHuongThang" placeholder="mức hưởng (VND)">'
+            inputs = ('<input name="so" placeholder="số QĐ"><input name="mucHuongThang" placeholder="mức hưởng (VND)">'
+                      '<input name="thangBatDauHuong" placeholder="bắt đầu hưởng (YYYY-MM)">'
+                      '<input name="thangChiTraDauTien" placeholder="chi trả đầu tiên (YYYY-MM)">')
         forms.append(
             f'<form method="post" action="{action}"><input type="hidden" name="trangThai" value="{target}">'
             f"{inputs}<button>{escape(ACTION_LABELS[target])}</button></form>"

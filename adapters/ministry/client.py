@@ -36,6 +36,7 @@ from adapters.ministry.errors import (
 from adapters.ministry.filenames import sanitize_filename
 from adapters.ministry.models import (
     AllowanceStatus,
+    BackPaymentResult,
     BeneficiaryRecord,
     ChangePage,
     CreatedDossier,
@@ -53,6 +54,7 @@ DOSSIER_PATH = "/api/v1/ho-so/{id}"
 SUPPLEMENT_PATH = "/api/v1/ho-so/{id}/bo-sung"
 BENEFICIARIES_PATH = "/api/v1/doi-tuong"
 STOP_PATH = "/api/v1/doi-tuong/{id}/thoi-huong"
+BACK_PAYMENT_PATH = "/api/v1/chi-tra/truy-linh"
 MAX_CHANGES_LIMIT = 500
 
 # The legacy lookup import: a dossier sent there is only searchable, no officer can receive it.
@@ -63,8 +65,8 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")  # visible ASCII: it travels in a header
 _PERSONAL_ID = re.compile(r"[0-9]{12}")  # ASCII digits only (str.isdigit() would take fullwidth ones)
 
-__all__ = ["BENEFICIARIES_PATH", "CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "STOP_PATH", "SUPPLEMENT_PATH",
-           "UPLOAD_PATH", "MinistryClient", "RequestParts"]
+__all__ = ["BACK_PAYMENT_PATH", "BENEFICIARIES_PATH", "CHANGES_PATH", "CREATE_PATH", "DOSSIER_PATH", "STOP_PATH",
+           "SUPPLEMENT_PATH", "UPLOAD_PATH", "MinistryClient", "RequestParts"]
 
 
 class MinistryClient(PeerClient):
@@ -319,6 +321,28 @@ class MinistryClient(PeerClient):
             status=_optional_str(answer, "trangThaiHuong") or AllowanceStatus.DA_THOI_HUONG.value,
             stop_month=_required_str(answer, "thangThoiHuong", response),
             recovery=recovery,
+            replayed=response.headers.get("Idempotent-Replayed", "").strip().lower() == "true",
+        )
+
+    async def send_back_payment(self, body: dict[str, Any], *, idempotency_key: str) -> BackPaymentResult:
+        """Send the months owed to a new beneficiary that no payment list carried (``truy-linh``, §9), with the
+        body as built by the caller (``doiTuongId``, ``hoSoId``, ``tuThang``, ``denThang``, ``soTien`` and
+        ``chiTiet`` from ``mappings.money.span``, ``canCu`` ``{soQuyetDinh, ngayQuyetDinh}``).
+
+        A 422 SAI_SO_TIEN (the months disagree with the ministry's own computation; ``details`` names each),
+        a 404 KHONG_TIM_THAY (unknown ``doiTuongId``), a 400 and a 409 are permanent; retry a transient
+        failure with the same key.
+        """
+        _check_key(idempotency_key)
+        response = await self._send(
+            "POST", BACK_PAYMENT_PATH, parts=_json_parts(body), idempotency_key=idempotency_key
+        )
+        if not response.is_success:
+            raise classify(response)
+        answer = _json_object(response)
+        return BackPaymentResult(
+            id=_required_str(answer, "id", response),
+            list_month=_required_str(answer, "thangChiTra", response),
             replayed=response.headers.get("Idempotent-Replayed", "").strip().lower() == "true",
         )
 

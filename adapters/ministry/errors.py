@@ -47,7 +47,8 @@ FILE_TOO_LARGE = "TEP_QUA_LON"
 UNSUPPORTED_TYPE = "DINH_DANG_KHONG_HO_TRO"
 CHECKSUM_MISMATCH = "SAI_MA_BAM"
 IDEMPOTENCY_KEY_REUSED = "KHOA_TRUNG_LAP_KHAC_NOI_DUNG"
-WRONG_STATE = "TRANG_THAI_KHONG_PHU_HOP"  # §5 bo-sung, §8 thoi-huong (already stopped from another month)
+# §5 bo-sung, §8 thoi-huong (stopped from another month), §9 truy-linh (months already back-paid: our reading)
+WRONG_STATE = "TRANG_THAI_KHONG_PHU_HOP"
 AMOUNT_MISMATCH = "SAI_SO_TIEN"  # §8 truyThu, §9 truy-linh: chiTiet names the months the ministry's record disagrees on
 
 _DEFAULT_MESSAGES: dict[int, str] = {

@@ -88,3 +88,16 @@ class StopResult:
     stop_month: str  # thangThoiHuong, YYYY-MM: the first month not owed
     recovery: dict[str, Any] | None
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BackPaymentResult:
+    """The ministry's answer to ``POST /api/v1/chi-tra/truy-linh`` (§9): the back-payment recorded.
+
+    ``list_month`` (``thangChiTra``, ``YYYY-MM``) is the monthly payment list that will carry it.
+    ``replayed``: the ministry's stored first answer to this key.
+    """
+
+    id: str  # "TL-…"
+    list_month: str  # thangChiTra
+    replayed: bool = False

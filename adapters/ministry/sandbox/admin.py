@@ -15,10 +15,10 @@ from starlette.responses import RedirectResponse, Response
 
 from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.api import State
-from adapters.ministry.sandbox.beneficiaries import Beneficiary, parse_beneficiary
+from adapters.ministry.sandbox.beneficiaries import Beneficiary, approved_record, parse_beneficiary
 from adapters.ministry.sandbox.config import FaultSettings
 from adapters.ministry.sandbox.errors import FieldError, SandboxError, invalid, json_response, not_found
-from adapters.ministry.sandbox.officer import action_extras
+from adapters.ministry.sandbox.officer import FIRST_LIST, action_extras
 from adapters.ministry.sandbox.state import SandboxCore, SandboxState
 from adapters.ministry.sandbox.store import Dossier
 
@@ -155,12 +155,23 @@ async def one_dossier(dossier_id: str, state: State) -> Response:
 
 @router.post("/ho-so/{dossier_id}/hanh-dong")
 async def officer_action(dossier_id: str, request: Request, state: State) -> Response:
-    """The officer moves the dossier along (JSON, or the HTML page's form, which is redirected back)."""
+    """The officer moves the dossier along (JSON, or the HTML page's form, which is redirected back).
+
+    An approval (DA_PHE_DUYET) with ``thangChiTraDauTien`` besides ``quyetDinh`` (whose ``thangBatDauHuong`` is the
+    start month) also makes the §8 record of the dossier's ``doiTuong`` and puts ``doiTuongId`` and
+    ``thangChiTraDauTien`` in the change, next to ``quyetDinh``; without it, the approval is as before."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     from_page = media == "application/x-www-form-urlencoded"
     action = _form_action(await request.body()) if from_page else await _json_object(request)
     status, extras = action_extras(action, state.clock)
-    dossier = state.store.officer_action(dossier_id, status, extras)
+    first_list = extras.pop(FIRST_LIST, None)
+
+    def pay(dossier: Dossier) -> dict[str, Any]:
+        """An approval with its first payment list: the §8 record made (or updated), its id in the change."""
+        record = approved_record(dossier.body.get("doiTuong"), dossier.id, extras["quyetDinh"], first_list)
+        return {"doiTuongId": state.beneficiaries.approve(record).id, FIRST_LIST: first_list}
+
+    dossier = state.store.officer_action(dossier_id, status, extras, pay if first_list is not None else None)
     if from_page:
         return RedirectResponse("/", status_code=303)
     return json_response(200, expanded(state, dossier))
@@ -213,7 +224,7 @@ async def summary(state: State) -> Response:
 def _form_action(raw: bytes) -> dict[str, Any]:
     """The HTML form's flat fields as a JSON action (blank fields are left out: defaults apply)."""
     form = {k: v for k, v in parse_qsl(raw.decode("utf-8", "replace")) if v.strip()}
-    action: dict[str, Any] = {k: form[k] for k in ("trangThai", "lyDo", "canBo") if k in form}
+    action: dict[str, Any] = {k: form[k] for k in ("trangThai", "lyDo", "canBo", FIRST_LIST) if k in form}
     decision: dict[str, Any] = {k: form[k] for k in ("so", "ngay", "thangBatDauHuong") if k in form}
     if "mucHuongThang" in form:
         amount = form["mucHuongThang"].replace(".", "").replace(",", "").strip()
@@ -288,6 +299,13 @@ async def list_stops(state: State) -> Response:
     """Every allowance stopped through ``thoi-huong``, oldest first: the body sent and the answer given."""
     found = [s.as_json() for s in state.beneficiaries.stops()]
     return json_response(200, {"thoiHuong": found, "count": len(found)})
+
+
+@router.get("/truy-linh")
+async def list_back_payments(state: State) -> Response:
+    """Every back-payment recorded through ``truy-linh``, oldest first: the body sent and the answer given."""
+    found = [b.as_json() for b in state.beneficiaries.back_payments()]
+    return json_response(200, {"truyLinh": found, "count": len(found)})
 
 
 async def _json_object_or_list(request: Request) -> Any:

@@ -1,4 +1,5 @@
-"""The contract's endpoints: OAuth token (§1), files (§4), dossiers (§5), change feed (§6), beneficiaries (§8).
+"""The contract's endpoints: OAuth token (§1), files (§4), dossiers (§5), change feed (§6), beneficiaries (§8),
+back-payments (§9).
 
 Handlers read raw bodies and validate them by hand: the sandbox must refuse what the contract does
 not describe, in the contract's words (``maLoi``/``chiTiet``), which a lenient model would not.
@@ -12,7 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from adapters.ministry.sandbox.beneficiaries import validate_stop
+from adapters.ministry.sandbox.beneficiaries import validate_back_payment, validate_stop
 from adapters.ministry.sandbox.errors import (
     FieldError,
     OAuthError,
@@ -287,6 +288,29 @@ async def stop_allowance(beneficiary_id: str, request: Request, state: State, cl
         validate_stop(body, today=state.clock.now().date())
         answer = state.beneficiaries.stop(beneficiary_id, body, client_id=client_id, now=state.clock.iso_now())
         return json_response(200, answer)
+
+    print_ = fingerprint("POST", request.url.path, raw)
+    return await state.idempotency.run(client_id, key, print_, compute)
+
+
+# ---- §9 back-payments -------------------------------------------------------------------------
+
+
+@router.post("/api/v1/chi-tra/truy-linh")
+async def back_payment(request: Request, state: State, client_id: Client) -> Response:
+    """Months owed to a new beneficiary that no payment list carried: 400 for a body §9 does not describe, 404 for
+    an unknown ``doiTuongId``, 409 when a month was back-paid already, 422 SAI_SO_TIEN when a month is not owed
+    back or its amount disagrees with the record; else 201 ``{"id": "TL-…", "thangChiTra"}``."""
+    query_params(request)
+    key = parse_key(request.headers.get(HEADER))
+    raw = await read_body(request, state.config.max_json_bytes)
+
+    async def compute() -> Response:
+        body = parse_json_object(raw, request.headers.get("content-type"))
+        today = state.clock.now().date()
+        validate_back_payment(body, today=today)
+        answer = state.beneficiaries.back_pay(body, client_id=client_id, now=state.clock.iso_now(), today=today)
+        return json_response(201, answer)
 
     print_ = fingerprint("POST", request.url.path, raw)
     return await state.idempotency.run(client_id, key, print_, compute)

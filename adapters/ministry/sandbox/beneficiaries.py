@@ -1,8 +1,12 @@
-"""The people the ministry pays (contract §8): their records, the default seed, and the stop of an allowance.
+"""The people the ministry pays (contract §8): their records, the default seed, the stop of an allowance and the
+back-payments (§9).
 
-``thoi-huong`` is judged against the sandbox's own record: the recovery (``truyThu``) the ministry expects is
-computed with ``mappings.money.span`` over the record's group and birth date, from the stop month to the last
-month a payment list carried the person, and every month the body disagrees on is named in a 422 SAI_SO_TIEN.
+``thoi-huong`` (§8) and ``truy-linh`` (§9) are judged against the sandbox's own record: the recovery (``truyThu``)
+the ministry expects is computed with ``mappings.money.span`` over the record's group and birth date, from the stop
+month to the last month a payment list carried the person, and every month the body disagrees on is named in a 422
+SAI_SO_TIEN.
+A back-payment's months are computed the same way, from ``thangBatDauHuong`` to the month before the sandbox's
+current payment list (see :meth:`Beneficiary.list_month`).
 
 The records are sandbox data (fictional people): the sandbox's pages show them whole; its request log does not.
 """
@@ -40,6 +44,8 @@ STOP_FIELDS = ("lyDo", "ngaySuKien", "thangThoiHuong", "truyThu", "canCu", "ghiC
 RECOVERY_FIELDS = ("soTien", "chiTiet")
 RECOVERY_MONTH_FIELDS = ("thang", "soTien")
 BASIS_FIELDS = ("loai", "so", "ngay")
+BACK_PAYMENT_FIELDS = ("doiTuongId", "hoSoId", "tuThang", "denThang", "soTien", "chiTiet", "canCu")
+BACK_PAYMENT_BASIS_FIELDS = ("soQuyetDinh", "ngayQuyetDinh")
 
 WRONG_AMOUNT = "SAI_SO_TIEN"
 MAX_RECOVERY_MONTHS = 600
@@ -94,9 +100,24 @@ class Beneficiary:
             return None
         return money.span(self.nhomDoiTuong, self.ngaySinh, first, self.daChiTraDenThang, children=self._children())
 
-    def _children(self) -> int | None:
-        """For a per-child group (§10), the number of children ``mucHuongThang`` pays in the last month paid."""
-        month = self.daChiTraDenThang or self.thangBatDauHuong
+    def list_month(self, today: date) -> str:
+        """The sandbox's current payment list for this person (``thangChiTra`` of §9): the month after
+        ``daChiTraDenThang``, or ``today``'s month when never paid."""
+        if self.daChiTraDenThang is None:
+            return money.month_code(today)
+        return money.month_after(date.fromisoformat(f"{self.daChiTraDenThang}-01"))
+
+    def owed_back(self, today: date) -> money.Span:
+        """The months a back-payment may cover (§9): ``thangBatDauHuong`` to the month before
+        :meth:`list_month`, each at ``mappings.money``'s amount; empty when the list carries the first month."""
+        last = _month_before(self.list_month(today))
+        return money.span(self.nhomDoiTuong, self.ngaySinh, self.thangBatDauHuong, last,
+                          children=self._children(self.thangBatDauHuong))
+
+    def _children(self, month: str | None = None) -> int | None:
+        """For a per-child group (§10), the number of children ``mucHuongThang`` pays in ``month`` (default:
+        the last month paid, else the start month)."""
+        month = month or self.daChiTraDenThang or self.thangBatDauHuong
         try:
             money.monthly_amount(self.nhomDoiTuong, self.ngaySinh, month)
         except ValueError as exc:
@@ -141,8 +162,29 @@ class Stop:
                 **copy.deepcopy(self.body), "ketQua": copy.deepcopy(self.answer)}
 
 
+@dataclass(frozen=True)
+class BackPayment:
+    """One back-payment the sandbox recorded (§9)."""
+
+    time: str
+    client_id: str
+    body: dict[str, Any]
+    answer: dict[str, Any]
+
+    @property
+    def months(self) -> frozenset[str]:
+        """The months it pays."""
+        return frozenset(m["thang"] for m in self.body["chiTiet"])
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready form: when, who, the body sent and the answer given."""
+        return {"thoiDiem": self.time, "clientId": self.client_id, **copy.deepcopy(self.body),
+                "ketQua": copy.deepcopy(self.answer)}
+
+
 class BeneficiaryRegistry:
-    """The records by id, and the stops made; one lock makes a check and the write it allows one step."""
+    """The records by id, the stops and back-payments made; one lock makes a check and the write it allows one
+    step."""
 
     def __init__(self, seed: Iterable[Beneficiary]) -> None:
         self._seed = tuple(seed)
@@ -154,6 +196,7 @@ class BeneficiaryRegistry:
         with self.lock:
             self._records: dict[str, Beneficiary] = {b.id: b for b in self._seed}
             self._stops: list[Stop] = []
+            self._back_payments: list[BackPayment] = []
 
     def all(self) -> list[Beneficiary]:
         """Every record, in the order added."""
@@ -180,6 +223,49 @@ class BeneficiaryRegistry:
         """The stops made, oldest first."""
         with self.lock:
             return list(self._stops)
+
+    def back_payments(self) -> list[BackPayment]:
+        """The back-payments made, oldest first."""
+        with self.lock:
+            return list(self._back_payments)
+
+    def approve(self, record: Beneficiary) -> Beneficiary:
+        """The record of an approval: replaces the one of the same person and group (keeping its id), else is
+        added. Returns the record stored."""
+        with self.lock:
+            same = next((b for b in self._records.values()
+                         if b.soDinhDanh == record.soDinhDanh and b.nhomDoiTuong == record.nhomDoiTuong), None)
+            if same is not None:
+                record = replace(record, id=same.id)
+            self._records[record.id] = record
+            return record
+
+    def back_pay(self, body: dict[str, Any], *, client_id: str, now: str, today: date) -> dict[str, Any]:
+        """``truy-linh`` with a body that passed :func:`validate_back_payment`: the 201 answer, or 404/400/409/422.
+
+        404: unknown ``doiTuongId``; 400: ``hoSoId`` is not the record's; 409 TRANG_THAI_KHONG_PHU_HOP: a month
+        sent is in a back-payment recorded already (our reading of "one back-payment per months"); 422 SAI_SO_TIEN:
+        a month not owed back, or at another amount than ``mappings.money`` computes from the record.
+        """
+        with self.lock:
+            record = self._records.get(body["doiTuongId"])
+            if record is None:
+                raise not_found("doiTuongId")
+            if body["hoSoId"] != record.hoSoId:
+                raise invalid([FieldError("hoSoId", f"Đối tượng {record.id} được hưởng theo hồ sơ {record.hoSoId}")])
+            sent = {m["thang"] for m in body["chiTiet"]}
+            for made in self._back_payments:
+                if made.body["doiTuongId"] == record.id and (taken := sorted(sent & made.months)):
+                    raise SandboxError(409, "TRANG_THAI_KHONG_PHU_HOP", [FieldError(
+                        "chiTiet", f"Các tháng {', '.join(taken)} đã được truy lĩnh ({made.answer['id']})")],
+                        thongDiep="Trạng thái không phù hợp")
+            list_month = record.list_month(today)
+            faults = back_payment_faults(body, record.owed_back(today), record.thangBatDauHuong, list_month)
+            if faults:
+                raise SandboxError(422, WRONG_AMOUNT, faults)
+            answer = {"id": new_id("TL"), "thangChiTra": list_month}
+            self._back_payments.append(BackPayment(now, client_id, copy.deepcopy(body), copy.deepcopy(answer)))
+            return answer
 
     def stop(self, beneficiary_id: str, body: dict[str, Any], *, client_id: str, now: str) -> dict[str, Any]:
         """``thoi-huong`` with a body that passed :func:`validate_stop`: the 200 answer, or 404/409/422.
@@ -235,6 +321,39 @@ def recovery_faults(sent: Mapping[str, Any] | None, expected: money.Span | None,
         faults.append(FieldError("truyThu.soTien",
                                  f"Tổng số đã chi trả là {expected.total}, không phải {sent['soTien']}"))
     return faults
+
+
+def back_payment_faults(body: Mapping[str, Any], owed: money.Span, start: str, list_month: str) -> list[FieldError]:
+    """Where a (well-formed) back-payment disagrees with the months the record owes back and their amounts."""
+    amounts = dict(owed.months)
+    faults: list[FieldError] = []
+    for i, item in enumerate(body["chiTiet"]):
+        month, amount = item["thang"], item["soTien"]
+        if month not in amounts:
+            why = (f"trước tháng bắt đầu hưởng {start}" if month < start
+                   else f"do bảng chi trả tháng {list_month} trở đi chi trả")
+            faults.append(FieldError(f"chiTiet[{i}].thang", f"Tháng {month} không được truy lĩnh: {why}"))
+        elif amount != amounts[month]:
+            faults.append(FieldError(f"chiTiet[{i}].soTien", f"Tháng {month} là {amounts[month]}, không phải {amount}"))
+    expected = sum(amounts.get(m["thang"], 0) for m in body["chiTiet"])
+    if faults and body["soTien"] != expected:
+        faults.append(FieldError("soTien", f"Tổng số của các tháng đã gửi là {expected}, không phải {body['soTien']}"))
+    return faults
+
+
+def _month_before(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+
+
+def _months(first: str, last: str) -> list[str]:
+    """Every ``YYYY-MM`` from ``first`` to ``last``, both included (empty when ``last`` is before ``first``)."""
+    out: list[str] = []
+    year, number = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{number:02d}" <= last and len(out) <= MAX_RECOVERY_MONTHS:
+        out.append(f"{year:04d}-{number:02d}")
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return out
 
 
 # ---- validation ---------------------------------------------------------------------------------------------
@@ -318,6 +437,83 @@ def _recovery(c: Checker, top: Mapping[str, Any]) -> None:
             if previous is not None and month <= previous:
                 c.add(f"{path}.thang", "Các tháng phải tăng dần, mỗi tháng một lần")
             previous = month
+
+
+def validate_back_payment(body: dict[str, Any], *, today: date) -> dict[str, Any]:
+    """``body`` if it is exactly a ``truy-linh`` body (§9), else 400 listing every fault.
+
+    Nothing may be null. Months are ``YYYY-MM``, ``tuThang`` ≤ ``denThang``; ``chiTiet`` lists exactly the months
+    from ``tuThang`` to ``denThang``, in order, each once, with positive whole amounts; ``soTien`` is their sum;
+    ``canCu`` is ``{soQuyetDinh, ngayQuyetDinh}``, the decision's date not after today.
+    """
+    c = Checker(optional=())
+    top = c.fields(body, "", BACK_PAYMENT_FIELDS)
+    assert top is not None
+    c.text(top, "doiTuongId", "", max_len=43, pattern=_RECORD_ID, pattern_message="Mã đối tượng có dạng DT-…")
+    c.text(top, "hoSoId", "", max_len=43, pattern=_DOSSIER_ID, pattern_message="Mã hồ sơ có dạng HS-…")
+    first = _month(c, top, "tuThang", "")
+    last = _month(c, top, "denThang", "")
+    if first is not None and last is not None and first > last:
+        c.add("denThang", "Không được trước tuThang")
+        first = last = None
+    total = _amount(c, top, "soTien", "")
+    months = c.value(top, "chiTiet", "")
+    expected = _months(first, last) if first is not None and last is not None else None
+    if months is not None and not (isinstance(months, list) and months):
+        c.add("chiTiet", "Phải là danh sách có ít nhất một tháng")
+    elif isinstance(months, list) and len(months) > MAX_RECOVERY_MONTHS:
+        c.add("chiTiet", f"Tối đa {MAX_RECOVERY_MONTHS} tháng")
+    elif isinstance(months, list):
+        amounts: list[int | None] = []
+        for i, item in enumerate(months):
+            path = f"chiTiet[{i}]"
+            entry = c.fields(item, path, RECOVERY_MONTH_FIELDS)
+            if entry is None:
+                amounts.append(None)
+                continue
+            month = _month(c, entry, "thang", path)
+            amounts.append(_amount(c, entry, "soTien", path))
+            if month is not None and expected is not None and (i >= len(expected) or month != expected[i]):
+                wanted = f"phải là {expected[i]}" if i < len(expected) else f"sau denThang {last}"
+                c.add(f"{path}.thang", f"Các tháng từ tuThang đến denThang, theo thứ tự: tháng thứ {i + 1} {wanted}")
+        if expected is not None and len(months) < len(expected):
+            c.add("chiTiet", f"Thiếu các tháng {', '.join(expected[len(months):])} (từ {first} đến {last})")
+        if total is not None and all(a is not None for a in amounts) and total != sum(a or 0 for a in amounts):
+            c.add("soTien", f"Phải bằng tổng chiTiet: {sum(a or 0 for a in amounts)}")
+    raw_basis = c.value(top, "canCu", "")
+    if raw_basis is not None and (basis := c.fields(raw_basis, "canCu", BACK_PAYMENT_BASIS_FIELDS)) is not None:
+        c.text(basis, "soQuyetDinh", "canCu", max_len=MAX_NAME)
+        issued = c.day(basis, "ngayQuyetDinh", "canCu")
+        if issued is not None and issued > today:
+            c.add("canCu.ngayQuyetDinh", "Ngày quyết định không được sau hôm nay")
+    if c.errors:
+        raise invalid(c.errors)
+    return body
+
+
+def approved_record(person: Any, dossier_id: str, decision: Mapping[str, Any], first_list: str) -> Beneficiary:
+    """The §8 record an approval makes (§9): the dossier's ``doiTuong``, DANG_HUONG at the decision's
+    ``mucHuongThang`` from its ``thangBatDauHuong``, ``daChiTraDenThang`` the month before ``first_list`` (the
+    first monthly list that carries the person; null when that is the start month: nothing owed back).
+    400 on ``thangChiTraDauTien`` when the dossier has no usable ``doiTuong`` or the amount cannot be computed."""
+    keys = ("soDinhDanh", "hoTen", "ngaySinh", "gioiTinh", "nhomDoiTuong")
+    address = person.get("noiThuongTru") if isinstance(person, dict) else None
+    commune = address.get("maXa") if isinstance(address, dict) else None
+    if not isinstance(person, dict) or not all(isinstance(person.get(k), str) for k in keys) \
+            or not isinstance(commune, str):
+        raise invalid([FieldError("thangChiTraDauTien", "Hồ sơ không có đủ thông tin đối tượng để lập hồ sơ hưởng")])
+    start, amount = decision["thangBatDauHuong"], decision["mucHuongThang"]
+    if amount <= 0:
+        raise invalid([FieldError("quyetDinh.mucHuongThang", "Mức hưởng phải dương khi có tháng chi trả đầu tiên")])
+    record = Beneficiary(new_id("DT"), person["soDinhDanh"], person["hoTen"], person["ngaySinh"], person["gioiTinh"],
+                         person["nhomDoiTuong"], commune, DANG_HUONG, amount, start,
+                         None if first_list == start else _month_before(first_list), dossier_id)
+    try:
+        money.monthly_amount(record.nhomDoiTuong, record.ngaySinh, start, children=record._children(start))
+    except ValueError as exc:
+        field_ = "quyetDinh.mucHuongThang" if str(exc) == "amount_not_per_child" else "thangChiTraDauTien"
+        raise invalid([FieldError(field_, f"Không tính được số tiền hằng tháng ({exc})")]) from None
+    return record
 
 
 def parse_beneficiary(body: Any, path: str = "") -> Beneficiary:

@@ -11,7 +11,10 @@ from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.clock import Clock
 from adapters.ministry.sandbox.errors import FieldError, invalid
 
-ACTION_FIELDS = ("trangThai", "lyDo", "canBo", "quyetDinh")
+ACTION_FIELDS = ("trangThai", "lyDo", "canBo", "quyetDinh", "thangChiTraDauTien")
+# §9: an approval may also say which monthly list first carries the person; the change then carries it and the
+# beneficiary's id (``doiTuongId``) next to ``quyetDinh``. Absent: no beneficiary record, no extra fields.
+FIRST_LIST = "thangChiTraDauTien"
 DECISION_FIELDS = ("so", "ngay", "mucHuongThang", "thangBatDauHuong")
 
 # Decree 76/2024: base level 500,000 VND/month from 1 July 2024 (coefficient 1.0 in the demo).
@@ -33,7 +36,8 @@ def action_extras(action: dict[str, Any], clock: Clock) -> tuple[str, dict[str, 
 
     The §6 extra field of the target status is filled with a plausible default when missing
     (the demo's buttons need not ask for everything); a field that does not belong to the target
-    status is refused.
+    status is refused. ``thangChiTraDauTien`` (``YYYY-MM``, not before the decision's ``thangBatDauHuong``) only
+    goes with DA_PHE_DUYET; it is passed on in the extras, and the caller makes the beneficiary record.
     """
     errors = [FieldError(k, "Trường không có trong đặc tả") for k in action if k not in ACTION_FIELDS]
     status = action.get("trangThai")
@@ -51,6 +55,17 @@ def action_extras(action: dict[str, Any], clock: Clock) -> tuple[str, dict[str, 
         extras["lyDo"] = _text(action.get("lyDo"), "lyDo", errors) or _DEFAULT_REASONS[status]
     elif wanted == "quyetDinh":
         extras["quyetDinh"] = _decision(action.get("quyetDinh"), clock, errors)
+    first_list = action.get(FIRST_LIST)
+    if first_list is not None and status != codes.DA_PHE_DUYET:
+        errors.append(FieldError(FIRST_LIST, f"Chỉ khi phê duyệt ({codes.DA_PHE_DUYET})"))
+    elif first_list is not None:
+        start = extras["quyetDinh"]["thangBatDauHuong"]
+        if not isinstance(first_list, str) or not _MONTH.fullmatch(first_list):
+            errors.append(FieldError(FIRST_LIST, "Tháng chi trả đầu tiên có dạng YYYY-MM"))
+        elif isinstance(start, str) and first_list < start:
+            errors.append(FieldError(FIRST_LIST, f"Không được trước tháng bắt đầu hưởng {start}"))
+        else:
+            extras[FIRST_LIST] = first_list
     if errors:
         raise invalid(errors)
     return status, extras

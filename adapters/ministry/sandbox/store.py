@@ -14,7 +14,7 @@ import bisect
 import copy
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,7 +93,7 @@ class Dossier:
         out["thanhPhanHoSo"] = copy.deepcopy(self.components)
         if self.history:
             last = self.history[-1]
-            for extra in ("canBo", "lyDo", "quyetDinh"):
+            for extra in ("canBo", "lyDo", "quyetDinh", "doiTuongId", "thangChiTraDauTien"):
                 if extra in last:
                     out[extra] = copy.deepcopy(last[extra])
         out["lichSu"] = copy.deepcopy(self.history)
@@ -290,8 +290,13 @@ class SandboxStore:
             )
             return dossier
 
-    def officer_action(self, dossier_id: str, status: str, extras: dict[str, Any]) -> Dossier:
-        """The officer moves a dossier to ``status`` (with the §6 extra field); 409 if not allowed."""
+    def officer_action(self, dossier_id: str, status: str, extras: dict[str, Any],
+                       then: Callable[[Dossier], dict[str, Any]] | None = None) -> Dossier:
+        """The officer moves a dossier to ``status`` (with the §6 extra field); 409 if not allowed.
+
+        ``then`` runs once the move is allowed, before it is recorded (under the lock): what it returns is added
+        to the change's extra fields (an approval's ``doiTuongId``), and what it raises refuses the move.
+        """
         with self.lock:
             dossier = self.dossier(dossier_id)
             if dossier is None:
@@ -305,6 +310,8 @@ class SandboxStore:
                     "TRANG_THAI_KHONG_PHU_HOP",
                     [FieldError("trangThai", f"Không thể chuyển từ {current} sang {status} (được phép: {wanted})")],
                 )
+            if then is not None:
+                extras = {**extras, **then(dossier)}
             self._transition(dossier, status, extras)
             return dossier
 

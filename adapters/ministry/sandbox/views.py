@@ -2,7 +2,8 @@
 
 It shows the pending-reception queue first (what the gateway must fill), the dossiers further
 along, and, apart, the legacy lookup list (what the broken sync filled instead); then the people the
-ministry pays (§8) and the allowances stopped through ``thoi-huong``, with their recoveries.
+ministry pays (§8), the allowances stopped through ``thoi-huong``, with their recoveries, and the back-payments
+made through ``truy-linh`` (§9).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.responses import HTMLResponse
 
 from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.api import State
-from adapters.ministry.sandbox.beneficiaries import Beneficiary, Stop
+from adapters.ministry.sandbox.beneficiaries import BackPayment, Beneficiary, Stop
 from adapters.ministry.sandbox.state import SandboxState
 from adapters.ministry.sandbox.store import Dossier
 
@@ -66,6 +67,7 @@ def render(state: SandboxState) -> str:
     lookup = state.store.dossiers(queue="tra-cuu")
     beneficiaries = state.beneficiaries.all()
     stops = state.beneficiaries.stops()
+    back_payments = state.beneficiaries.back_payments()
     return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{state.config.page_refresh_seconds}">
@@ -76,7 +78,8 @@ def render(state: SandboxState) -> str:
 JSON: <a href="/_sandbox/cho-tiep-nhan">/_sandbox/cho-tiep-nhan</a>,
 <a href="/_sandbox/ho-so">/_sandbox/ho-so</a>, <a href="/_sandbox/tra-cuu">/_sandbox/tra-cuu</a>,
 <a href="/_sandbox/requests">/_sandbox/requests</a>, <a href="/_sandbox/faults">/_sandbox/faults</a>,
-<a href="/_sandbox/doi-tuong">/_sandbox/doi-tuong</a>, <a href="/_sandbox/thoi-huong">/_sandbox/thoi-huong</a>.</p>
+<a href="/_sandbox/doi-tuong">/_sandbox/doi-tuong</a>, <a href="/_sandbox/thoi-huong">/_sandbox/thoi-huong</a>,
+<a href="/_sandbox/truy-linh">/_sandbox/truy-linh</a>.</p>
 <h2>Hồ sơ chờ tiếp nhận ({len(pending)})</h2>
 {_table(state, pending, lookup=False)}
 <h2>Hồ sơ đang xử lý ({len(others)})</h2>
@@ -87,6 +90,8 @@ JSON: <a href="/_sandbox/cho-tiep-nhan">/_sandbox/cho-tiep-nhan</a>,
 {_beneficiaries(beneficiaries)}
 <h2>Thôi hưởng đã ghi nhận ({len(stops)})</h2>
 {_stops(stops)}
+<h2>Truy lĩnh đã ghi nhận ({len(back_payments)})</h2>
+{_back_payments(back_payments)}
 </body></html>"""
 
 
@@ -123,7 +128,7 @@ def _row(state: SandboxState, dossier: Dossier, *, lookup: bool) -> str:
     last = dossier.history[-1] if dossier.history else {}
     extra = "".join(
         f"<br><span class=muted>{escape(k)}: {escape(str(last[k]))}</span>"
-        for k in ("canBo", "lyDo", "quyetDinh") if k in last
+        for k in ("canBo", "lyDo", "quyetDinh", "doiTuongId", "thangChiTraDauTien") if k in last
     )
     cells = (
         f"<td>{escape(dossier.code)}<br><span class=muted>{escape(dossier.id)} · {escape(dossier.owner)}</span></td>"
@@ -153,7 +158,9 @@ def _actions(dossier: Dossier) -> str:
         elif field == "lyDo":
             inputs = '<input name="lyDo" placeholder="lý do">'
         elif field == "quyetDinh":
-            inputs = '<input name="so" placeholder="số QĐ"><input name="mucHuongThang" placeholder="mức hưởng (VND)">'
+            inputs = ('<input name="so" placeholder="số QĐ"><input name="mucHuongThang" placeholder="mức hưởng (VND)">'
+                      '<input name="thangBatDauHuong" placeholder="bắt đầu hưởng (YYYY-MM)">'
+                      '<input name="thangChiTraDauTien" placeholder="chi trả đầu tiên (YYYY-MM)">')
         forms.append(
             f'<form method="post" action="{action}"><input type="hidden" name="trangThai" value="{target}">'
             f"{inputs}<button>{escape(ACTION_LABELS[target])}</button></form>"
@@ -216,4 +223,27 @@ def _stops(stops: list[Stop]) -> str:
     return (
         "<table><tr><th>Thời điểm</th><th>Đối tượng</th><th>Lý do / ngày sự kiện</th><th>Thôi hưởng từ tháng</th>"
         "<th>Truy thu (VND)</th><th>Căn cứ</th></tr>\n" + "\n".join(rows) + "</table>"
+    )
+
+
+def _back_payments(made: list[BackPayment]) -> str:
+    if not made:
+        return '<p class="muted">Chưa có truy lĩnh nào.</p>'
+    rows = []
+    for item in made:
+        body, basis = item.body, item.body["canCu"]
+        months = "".join(f"<li>{escape(m['thang'])}: {_vnd(m['soTien'])}</li>" for m in body["chiTiet"])
+        rows.append(
+            f"<tr><td>{escape(item.time)}<br><span class=muted>{escape(item.client_id)}</span></td>"
+            f"<td>{escape(str(item.answer['id']))}</td>"
+            f"<td>{escape(body['doiTuongId'])}<br><span class=muted>{escape(body['hoSoId'])}</span></td>"
+            f"<td>{escape(body['tuThang'])} – {escape(body['denThang'])}</td>"
+            f"<td><b>{_vnd(body['soTien'])}</b><ul>{months}</ul></td>"
+            f"<td>{escape(str(item.answer['thangChiTra']))}</td>"
+            f"<td>{escape(str(basis['soQuyetDinh']))}<br><span class=muted>{escape(str(basis['ngayQuyetDinh']))}"
+            "</span></td></tr>"
+        )
+    return (
+        "<table><tr><th>Thời điểm</th><th>Mã truy lĩnh</th><th>Đối tượng / hồ sơ</th><th>Các tháng</th>"
+        "<th>Số tiền (VND)</th><th>Bảng chi trả tháng</th><th>Quyết định</th></tr>\n" + "\n".join(rows) + "</table>"
     )

@@ -41,6 +41,7 @@ from gateway.deps import LocalWorker, get_database, get_settings
 from gateway.identity.service import mismatches as identity_mismatches
 from gateway.identity.service import release
 from gateway.payments.service import adjustments as payment_adjustments
+from gateway.payments.service import decision_mismatches
 from gateway.problems import Problem
 from gateway.settings import Settings
 from gateway.vocabulary import MESSAGE_STATES, MessageKind, dossier_code_of_key
@@ -361,4 +362,5 @@ def payments_page(request: Request, user: User, db: Db,
     found = payment_adjustments(db, month=month if month_ok else None, kind=kind if kind_ok else None,
                                 limit=PAGE_SIZE)
     return page(request, "payments.html", user=user, items=found.items, count=found.count, total=found.total,
-                by_commune=found.byCommune, month=month if month_ok else "", kind=kind if kind_ok else "")
+                by_commune=found.byCommune, month=month if month_ok else "", kind=kind if kind_ok else "",
+                mismatches=decision_mismatches(db, limit=PAGE_SIZE))

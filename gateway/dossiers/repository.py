@@ -389,6 +389,13 @@ def count_overdue(session: Session, now: datetime) -> int:
     return int(_run(session, query).scalar_one())
 
 
+def events_of_kind(session: Session, kind: str, *, limit: int) -> list[tuple[str, DossierEvent]]:
+    """The latest ``limit`` events of ``kind`` with their dossier's code, newest first."""
+    query = (select(_D.c.ma_ho_so, DossierEvent).join(_D, _D.c.id == _E.c.dossier_id)
+             .where(_E.c.kind == kind).order_by(_E.c.id.desc()).limit(limit))
+    return [(code, event) for code, event in session.execute(query).all()]
+
+
 # ---- the statements ---------------------------------------------------------------------------------
 
 

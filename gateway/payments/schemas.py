@@ -48,3 +48,13 @@ class AdjustmentPage(BaseModel):
     count: int
     total: int = Field(description="VND, the listed adjustments' sum")
     byCommune: list[CommuneTotal] = Field(default_factory=list)
+
+
+class DecisionCheck(BaseModel):
+    """An approval whose monthly amount is not the amount of its month (ministry-api.md §10), as recorded."""
+
+    MaHoSo: str
+    at: datetime
+    decided: int | None
+    expected: int | None
+    reason: str | None

@@ -6,8 +6,10 @@ import csv
 import io
 
 from gateway.db import Database
+from gateway.dossiers import repository as dossiers
 from gateway.payments import repository
-from gateway.payments.schemas import Adjustment, AdjustmentPage, CommuneTotal, MonthAmount
+from gateway.payments.schemas import Adjustment, AdjustmentPage, CommuneTotal, DecisionCheck, MonthAmount
+from gateway.vocabulary import DossierEventKind
 
 CSV_COLUMNS = ("kind", "MaHoSo", "beneficiaryId", "maXa", "firstMonth", "lastMonth", "months", "amount", "listMonth",
                "detail", "createdAt")
@@ -44,3 +46,13 @@ def adjustments_csv(page: AdjustmentPage) -> str:
                          len(a.months), a.amount, a.listMonth, ";".join(f"{m.thang}:{m.soTien}" for m in a.months),
                          a.createdAt.isoformat()])
     return out.getvalue()
+
+
+def decision_mismatches(db: Database, *, limit: int = 100) -> list[DecisionCheck]:
+    """The latest approvals whose amount disagrees with its month's (or could not be checked), newest first."""
+    with db.session() as session:
+        found = dossiers.events_of_kind(session, DossierEventKind.DECISION_CHECKED, limit=limit * 5)
+    checks = [DecisionCheck(MaHoSo=code, at=event.at, decided=(event.detail or {}).get("decided"),
+                            expected=(event.detail or {}).get("expected"), reason=(event.detail or {}).get("reason"))
+              for code, event in found if (event.detail or {}).get("agrees") is False]
+    return checks[:limit]

@@ -18,6 +18,7 @@ from mappings.money import span
 from outbox.columns import utcnow
 from tests.conftest import ADMIN_KEY
 from tests.integration.test_admin_console import _login, _with
+from tests.integration.test_approval_money import CODE, DECISION, approve, delivered
 
 
 @pytest.fixture
@@ -112,3 +113,12 @@ def test_the_cli_lists_a_months_adjustments_with_totals_per_commune(
     assert "1,500,000" in table.output and "3,220,000" in table.output  # the recovery; the month's total
     assert as_csv.stdout.count("\n") == 2 and "truy_thu" in as_csv.stdout
     assert bad.exit_code == 2 and "--month" in bad.output
+
+
+def test_the_console_shows_approvals_whose_amount_disagrees(client: TestClient, db: Database) -> None:
+    delivered(client, db)
+    approve(db, {**DECISION, "mucHuongThang": 360_000}, doiTuongId="DT-9", thangChiTraDauTien="2024-09")
+    _login(client)
+    page = client.get("/admin/payments")
+    assert "Quyết định có mức hưởng khác mức tính" in page.text
+    assert CODE in page.text and "360,000" in page.text and "500,000" in page.text

@@ -120,5 +120,6 @@ def test_the_console_shows_approvals_whose_amount_disagrees(client: TestClient, 
     approve(db, {**DECISION, "mucHuongThang": 360_000}, doiTuongId="DT-9", thangChiTraDauTien="2024-09")
     _login(client)
     page = client.get("/admin/payments")
-    assert "Quyết định có mức hưởng khác mức tính" in page.text
+    assert page.text.count("Quyết định có mức hưởng khác mức tính") == 1
+    assert "<title>Truy thu, truy lĩnh" in page.text
     assert CODE in page.text and "360,000" in page.text and "500,000" in page.text

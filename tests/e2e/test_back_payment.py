@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from adapters.province.client import post_dossier
 from adapters.province.samples import sample_dossier
-from tests.conftest import ADMIN_KEY, PROVINCE_KEY
+from tests.conftest import ADMIN_KEY, API_KEYS, PROVINCE_KEY
 from tests.contract.ministry_support import SandboxHandle
-from tests.e2e.conftest import CALLBACK_SECRET, Province, dossier_state, wait_until
+from tests.e2e.conftest import CALLBACK_SECRET, CLIENT_ID, CLIENT_SECRET, Province, dossier_state, wait_until
 from tests.support.intake import sample_files
+from tests.support.procs import gateway_env, serve_gateway
 
 BACK_PAYMENT_PATH = "/api/v1/chi-tra/truy-linh"
 DECISION = {"so": "123/QĐ-UBND", "ngay": "2024-09-05", "mucHuongThang": 500_000, "thangBatDauHuong": "2024-05"}
@@ -97,3 +100,29 @@ def test_a_refused_amount_goes_dead_with_its_months_and_a_replay_after_correctio
         assert admin.post(f"/api/v1/admin/messages/{dead['id']}/replay").status_code == 200
     [adjustment] = wait_until(lambda: _adjustments(url))
     assert adjustment["amount"] == 1_720_000
+
+
+def test_a_gateway_killed_while_the_ministry_records_the_back_payment_sends_it_once(
+    db_url: str, tmp_path: Path, ministry: SandboxHandle
+) -> None:
+    code = "000.00.12.H56-240115-0404"
+    env = gateway_env(db_url, tmp_path / "blobs", API_KEYS, GATEWAY_EMBEDDED_WORKER="true",
+                      GATEWAY_MINISTRY_BASE_URL=ministry.base_url, GATEWAY_MINISTRY_CLIENT_ID=CLIENT_ID,
+                      GATEWAY_MINISTRY_CLIENT_SECRET=CLIENT_SECRET, GATEWAY_MINISTRY_TIMEOUT_S="60",
+                      GATEWAY_OUTBOX_POLL_S="0.05", GATEWAY_OUTBOX_LEASE_S="2", GATEWAY_RETRY_BASE_S="0.05",
+                      GATEWAY_RETRY_CAP_S="0.3", GATEWAY_RECONCILE_INTERVAL_S="0.2")
+    with serve_gateway(env, tmp_path / "first.log") as gateway:
+        ministry_id = _delivered(gateway.base_url, code)
+        # The ministry records the back-payment and holds its answer: the gateway dies before it hears it.
+        ministry.faults(sequence=["hang"], hang_seconds=30.0, path_prefixes=[BACK_PAYMENT_PATH])
+        _approve(ministry, ministry_id, "2024-09")
+        wait_until(lambda: [r for r in ministry.requests(BACK_PAYMENT_PATH) if r["method"] == "POST"], timeout=30)
+        time.sleep(0.2)
+        gateway.kill()
+    ministry.faults()
+    with serve_gateway(env, tmp_path / "second.log") as gateway:
+        [adjustment] = wait_until(lambda: _adjustments(gateway.base_url), timeout=40)
+    assert adjustment["amount"] == 1_720_000
+    assert len(ministry.http.get("/_sandbox/truy-linh").json()["truyLinh"]) == 1
+    posts = [r for r in ministry.requests(BACK_PAYMENT_PATH) if r["method"] == "POST"]
+    assert len(posts) >= 2 and len({r["idempotency_key"] for r in posts}) == 1

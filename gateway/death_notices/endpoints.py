@@ -5,18 +5,15 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
 from gateway.death_notices import service
 from gateway.death_notices.schemas import NoticeDetail, NoticeReceipt
-from gateway.deps import get_blob_store, get_database, get_settings, get_worker
-from gateway.dossiers.endpoints import SUBMIT_BODY, writer
-from gateway.dossiers.receive import receive_submission
-from gateway.metrics import INTAKE_REQUESTS
-from gateway.problems import Problem, problem_responses
+from gateway.deps import get_database
+from gateway.dossiers.endpoints import SUBMIT_BODY, run_intake, writer
+from gateway.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/death-notices", tags=["death notices"])
 
@@ -33,20 +30,8 @@ router = APIRouter(prefix="/api/v1/death-notices", tags=["death notices"])
 async def submit_notice(request: Request, response: Response,
                         principal: Annotated[Principal, Depends(writer)]) -> NoticeReceipt:
     """Province-api.md §5: the same two encodings and limits as a dossier."""
-    settings, db, blobs = get_settings(request), get_database(request), get_blob_store(request)
-    try:
-        submission = await receive_submission(request, settings, blobs)
-        try:
-            answer = await anyio.to_thread.run_sync(
-                functools.partial(service.submit_notice, db, submission, principal.name))
-        finally:
-            submission.discard()
-    except Problem as problem:
-        INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
-        raise
-    INTAKE_REQUESTS.labels(result=str(answer.status_code)).inc()
-    if answer.status_code == 202 and (worker := get_worker(request)) is not None:
-        worker.wake()
+    answer = await run_intake(request, functools.partial(
+        service.submit_notice, get_database(request), client_name=principal.name))
     response.status_code = answer.status_code
     response.headers["Location"] = answer.receipt.links.self
     return answer.receipt

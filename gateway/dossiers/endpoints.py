@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,7 +13,7 @@ from gateway.auth import Principal, require_scope
 from gateway.db import Database
 from gateway.deps import get_blob_store, get_database, get_settings, get_worker
 from gateway.dossiers import service
-from gateway.dossiers.receive import receive_submission
+from gateway.dossiers.receive import Submission, receive_submission
 from gateway.dossiers.schemas import DossierDetail, DossierList, DossierReceipt
 from gateway.metrics import INTAKE_REQUESTS
 from gateway.problems import Problem, problem_responses
@@ -43,6 +44,35 @@ async def writer(request: Request) -> Principal:
     return _require_write(request, get_settings(request))
 
 
+class _Answer(Protocol):
+    @property
+    def status_code(self) -> int:
+        """202 for something new, 200 for a repeat."""
+        ...
+
+
+_A = TypeVar("_A", bound=_Answer)
+
+
+async def run_intake(request: Request, submit: Callable[[Submission], _A]) -> _A:
+    """Receive a submission (either encoding, files staged), hand it to ``submit`` in a thread, discard what is
+    left staged, count the answer, and wake the local worker for a new one. ``submit`` raises :class:`Problem`."""
+    settings, blobs = get_settings(request), get_blob_store(request)
+    try:
+        submission = await receive_submission(request, settings, blobs)
+        try:
+            answer = await anyio.to_thread.run_sync(submit, submission)
+        finally:
+            submission.discard()
+    except Problem as problem:
+        INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
+        raise
+    INTAKE_REQUESTS.labels(result=str(answer.status_code)).inc()
+    if answer.status_code == 202 and (worker := get_worker(request)) is not None:
+        worker.wake()  # deliver now rather than at the next poll
+    return answer
+
+
 @router.post(
     "",
     status_code=202,
@@ -55,23 +85,10 @@ async def writer(request: Request) -> Principal:
 async def submit_dossier(request: Request, response: Response,
                          principal: Annotated[Principal, Depends(writer)]) -> DossierReceipt:
     """Province-api.md §2."""
-    settings, db, blobs = get_settings(request), get_database(request), get_blob_store(request)
-    try:
-        submission = await receive_submission(request, settings, blobs)
-        try:
-            receipt = await anyio.to_thread.run_sync(
-                functools.partial(service.submit_dossier, db, submission, principal.name,
-                                  extra_days_off=settings.calendar_extra_days_off,
-                                  extra_workdays=settings.calendar_extra_workdays,
-                                  verify_identity=settings.identity_configured))
-        finally:
-            submission.discard()
-    except Problem as problem:
-        INTAKE_REQUESTS.labels(result=str(problem.status)).inc()
-        raise
-    INTAKE_REQUESTS.labels(result=str(receipt.status_code)).inc()
-    if receipt.status_code == 202 and (worker := get_worker(request)) is not None:
-        worker.wake()  # deliver now rather than at the next poll
+    settings, db = get_settings(request), get_database(request)
+    receipt = await run_intake(request, functools.partial(
+        service.submit_dossier, db, client_name=principal.name, extra_days_off=settings.calendar_extra_days_off,
+        extra_workdays=settings.calendar_extra_workdays, verify_identity=settings.identity_configured))
     response.status_code = receipt.status_code
     response.headers["Location"] = receipt.receipt.links.self
     return receipt.receipt

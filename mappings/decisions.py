@@ -8,13 +8,19 @@ list that carries the person), each at its own amount. The province hears both i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from mappings.money import AmountCheck, BirthDate, Span, check_decision, children_from_decision, months_owed
+from mappings.money import (
+    AmountCheck,
+    BirthDate,
+    Span,
+    check_decision,
+    children_from_decision,
+    month_or_none,
+    months_owed,
+)
 
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 PER_CHILD = "DON_THAN_NGHEO"
 
 
@@ -28,8 +34,8 @@ class DecisionMoney:
 
 
 def _month(value: Any) -> str | None:
-    text = str(value)[:7] if value is not None else ""
-    return text if _MONTH.fullmatch(text) else None
+    """The month of a ``YYYY-MM`` or ISO date value (``quyetDinh.ngay`` is a date), or None."""
+    return month_or_none(str(value)[:7]) if value is not None else None
 
 
 def decision_money(group: str, birth_date: BirthDate, decision: dict[str, Any],

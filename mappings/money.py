@@ -220,6 +220,16 @@ def month_code(month: Month) -> str:
     return f"{first.year:04d}-{first.month:02d}"
 
 
+def month_or_none(text: object) -> str | None:
+    """``text`` if it is a month ``YYYY-MM`` (01-12), else None: how a caller checks a month it was given."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return month_code(text) if len(text.strip()) == 7 else None
+    except ValueError:
+        return None
+
+
 def month_after(day: date) -> str:
     """The month after the one ``day`` falls in, ``YYYY-MM``: the first month not owed after a death
     (Decree 20 art. 8.2: the allowance stops from the month right after the month of death)."""

@@ -9,7 +9,6 @@ never dossier content.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated
@@ -45,6 +44,7 @@ from gateway.payments.service import decision_mismatches
 from gateway.problems import Problem
 from gateway.settings import Settings
 from gateway.vocabulary import MESSAGE_STATES, MessageKind, dossier_code_of_key
+from mappings.money import month_or_none
 from mappings.tables import ministry_status
 from outbox.models import MessageState
 
@@ -357,7 +357,7 @@ def payments_page(request: Request, user: User, db: Db,
                   month: Annotated[str, Query(max_length=7)] = "",
                   kind: Annotated[str, Query(max_length=16)] = "") -> HTMLResponse:
     """Recoveries and back-payments computed and sent, for the month's payment list."""
-    month_ok = bool(re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month))
+    month_ok = month_or_none(month) is not None
     kind_ok = kind in ("truy_thu", "truy_linh")
     found = payment_adjustments(db, month=month if month_ok else None, kind=kind if kind_ok else None,
                                 limit=PAGE_SIZE)

@@ -77,7 +77,7 @@ def submit_notice(db: Database, submission: Submission, client_name: str) -> Not
                         return NoticeAnswer(200, _receipt(existing))
                     raise Problem(409, CONFLICT, f"Đã có hồ sơ liên thông {notice.code} với nội dung khác.",
                                   extra={"MaHoSoLienThong": notice.code})
-                if dossiers.find(session, notice.code) is not None:
+                if dossiers.lock_existing(session, notice.code) is not None:  # a row, no need for its history
                     raise Problem(409, CONFLICT, f"Mã {notice.code} đã là mã của một hồ sơ khác; hồ sơ mai táng "
                                   "của thông báo khai tử sẽ mang mã này.", extra={"MaHoSoLienThong": notice.code})
                 row = repository.create(session, code=notice.code, fingerprint=digest,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from gateway.admin.filters import INVALID_TIME, TIME_HINT
+from gateway.admin.reports import commune_filter, csv_response
 from gateway.admin.timespec import parse_moment
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
@@ -22,7 +23,6 @@ from gateway.deps import LocalWorker, get_database
 from gateway.identity import service
 from gateway.identity.schemas import Mismatch, MismatchPage, ReleaseRequest, ReleaseResult
 from gateway.problems import Problem, problem_responses
-from mappings.admin_units import normalise_code
 from mappings.errors import FieldError
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin", "identity"])
@@ -53,11 +53,7 @@ def parse_report_filter(since: str | None, ma_xa: str | None) -> tuple[object, s
             moment = parse_moment(since)
         except ValueError:
             faults.append(FieldError("since", INVALID_TIME, TIME_HINT))
-    commune = None
-    if ma_xa and ma_xa.strip():
-        commune = normalise_code(ma_xa, 5)
-        if commune is None:
-            faults.append(FieldError("maXa", "invalid_commune_code", "Mã xã gồm tối đa 5 chữ số."))
+    commune = commune_filter(ma_xa, faults)
     if faults:
         raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=faults)
     return moment, commune
@@ -81,8 +77,7 @@ def identity_mismatches(
     page = service.mismatches(db, since=moment, commune=commune, held_only=held,  # type: ignore[arg-type]
                               limit=limit, offset=offset)
     if format == "csv":
-        return Response(mismatches_csv(page), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="identity-mismatches.csv"'})
+        return csv_response(mismatches_csv(page), "identity-mismatches.csv")
     return page
 
 

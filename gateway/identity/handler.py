@@ -16,10 +16,11 @@ from typing import Any, Literal, Protocol
 import structlog
 from sqlmodel import Session
 
-from adapters.population.errors import PopulationError, TransientPopulationError
+from adapters.population.errors import PopulationError
 from adapters.population.models import IdentityQuery, Verification
 from gateway.callbacks.events import callback
 from gateway.db import Database
+from gateway.delivery.errors import translate
 from gateway.dossiers import repository as dossiers
 from gateway.dossiers.repository import DeliveryJob, NewEvent
 from gateway.identity import repository
@@ -33,7 +34,7 @@ from mappings.canonical import dossier_from_json
 from mappings.identity import Judgement, disagreement_text, judge
 from mappings.model import Dossier
 from mappings.tables import note_text, procedure
-from outbox import DeliveryError, Finish, Message, PermanentError, RetryPolicy, TransientError
+from outbox import DeliveryError, Finish, Message, RetryPolicy
 from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
@@ -47,14 +48,6 @@ class IdentityVerifier(Protocol):
     async def verify(self, query: IdentityQuery) -> Verification:
         """The service's answer for ``query``; raises ``PopulationError``."""
         ...
-
-
-def _translate(error: PopulationError) -> DeliveryError:
-    detail = {"status": error.status, "code": error.code, "message": error.message}
-    if isinstance(error, TransientPopulationError):
-        return TransientError(str(error), retry_after=error.retry_after, trips_breaker=error.status != 429,
-                              detail=detail)
-    return PermanentError(str(error), detail=detail)
 
 
 class VerifyIdentityHandler:
@@ -96,7 +89,7 @@ class VerifyIdentityHandler:
         except PopulationError as exc:
             waited = (utcnow() - message.age_from).total_seconds()
             if exc.transient and waited < self.max_wait_s:
-                raise _translate(exc) from exc
+                raise translate(exc) from exc
             reason = str(exc) if not exc.transient else f"no answer for {int(waited)} s: {exc}"
             return self._unverified(job, dossier, reason)
         found = procedure(dossier.procedure_code)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from gateway.admin.reports import commune_filter, csv_response
 from gateway.auth import Principal, require_scope
 from gateway.db import Database
 from gateway.deps import get_database
@@ -15,24 +15,19 @@ from gateway.payments import service
 from gateway.payments.repository import AdjustmentKind
 from gateway.payments.schemas import AdjustmentPage
 from gateway.problems import Problem, problem_responses
-from mappings.admin_units import normalise_code
 from mappings.errors import FieldError
+from mappings.money import month_or_none
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin", "payments"])
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def parse_filter(month: str | None, ma_xa: str | None) -> tuple[str | None, str | None]:
     """(month, commune as 5 digits); a 422 naming each bad one."""
     faults: list[FieldError] = []
     month = month.strip() if month and month.strip() else None
-    if month is not None and not _MONTH.fullmatch(month):
+    if month is not None and month_or_none(month) is None:
         faults.append(FieldError("month", "invalid_month", "Tháng có dạng YYYY-MM."))
-    commune = None
-    if ma_xa and ma_xa.strip():
-        commune = normalise_code(ma_xa, 5)
-        if commune is None:
-            faults.append(FieldError("maXa", "invalid_commune_code", "Mã xã gồm tối đa 5 chữ số."))
+    commune = commune_filter(ma_xa, faults)
     if faults:
         raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=faults)
     return month, commune
@@ -56,6 +51,5 @@ def payment_adjustments(
     page = service.adjustments(db, month=month, kind=kind.value if kind else None, commune=commune, limit=limit,
                                offset=offset)
     if format == "csv":
-        return Response(service.adjustments_csv(page), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="payment-adjustments.csv"'})
+        return csv_response(service.adjustments_csv(page), "payment-adjustments.csv")
     return page

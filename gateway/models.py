@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -249,3 +250,17 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(sa_column=Column(String(64), nullable=False))  # replay, bulk_replay, cancel, purge, login
     target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # ids, filters
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # counts
+
+
+class PeerBudget(SQLModel, table=True):
+    """A peer's client-side rate budget, shared by every process on this database (``gateway.pacing``).
+
+    The generic cell rate algorithm's whole state, in seconds on the database's clock: nothing in it is
+    worth keeping across a crash (a lost row is a full bucket again), so it is written often and cheaply.
+    """
+
+    __tablename__ = "peer_budget"
+
+    peer: str = Field(sa_column=Column(String(32), primary_key=True))
+    tat: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # theoretical arrival time
+    not_before: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # a Retry-After's end

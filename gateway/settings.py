@@ -81,11 +81,16 @@ class Settings(BaseSettings):
     population_client_secret: SecretStr | None = None
     population_timeout_s: float = Field(default=10.0, gt=0)
     population_rate_per_s: float = Field(default=10.0, gt=0)  # the service allows about 10 requests/s per client
+    population_burst: int | None = Field(default=None, ge=1)  # unset: half the rate (population-api gives none)
     identity_policy: Literal["block", "warn"] = "block"
     identity_max_wait_s: float = Field(default=86400.0, gt=0)
 
     # Delivery (the outbox dispatcher and the ministry client).
     ministry_timeout_s: float = 30.0
+    # The ministry's limit per client (ministry-api §7), shared by every process on this database; the client
+    # allows itself a burst a tenth smaller, room for the network's jitter.
+    ministry_rate_per_s: float = Field(default=20.0, gt=0)
+    ministry_burst: int = Field(default=40, ge=1)
     # The HTTP transport under the ministry client's httpx API: aiohttp's pool (faster, bench/delivery.py) or
     # httpx's own; the same as adapters.ministry.transport.DEFAULT_TRANSPORT.
     ministry_transport: Literal["httpx", "aiohttp"] = "aiohttp"
@@ -96,6 +101,9 @@ class Settings(BaseSettings):
     retry_cap_s: float = Field(default=300.0, gt=0)
     retry_max_attempts: int = Field(default=25, ge=1)
     retry_max_age_s: float = Field(default=3 * 24 * 3600.0, gt=0)
+    # The first retries come quickly (a healthy peer's random failure); a peer really down opens its breaker.
+    retry_quick_attempts: int = Field(default=3, ge=0)
+    retry_quick_s: float = Field(default=1.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cool_down_s: float = Field(default=5.0, gt=0)
     # A failed probe doubles the cool-down up to this cap: under a partial outage (some requests

@@ -24,7 +24,8 @@ import structlog
 from sqlmodel import Session
 
 from outbox import store
-from outbox.breaker import CircuitBreaker, CircuitState
+from outbox.breaker import CircuitBreaker, CircuitSnapshot, CircuitState
+from outbox.circuits import SharedCircuits, Verdict
 from outbox.columns import utcnow
 from outbox.errors import DeliveryError, PermanentError, TransientError
 from outbox.retry import RetryPolicy
@@ -120,6 +121,7 @@ class Dispatcher:
         breakers: dict[str, CircuitBreaker] | None = None,
         owner: str | None = None,
         observer: Observer | None = None,
+        circuits: SharedCircuits | None = None,
     ) -> None:
         self._sessions = sessions
         self._handlers = {h.kind: h for h in handlers}
@@ -130,6 +132,11 @@ class Dispatcher:
         self.breakers = breakers if breakers is not None else {}
         for handler in self._handlers.values():
             self.breakers.setdefault(handler.target, CircuitBreaker())
+        if circuits is not None and any(b.clock is not circuits.clock for b in self.breakers.values()):
+            raise ValueError("shared circuit breakers must all run on the shared circuits' clock")
+        self._circuits = circuits  # None: each breaker is this process's alone
+        self._probes: set[int] = set()  # messages claimed as their shared circuit's probe
+        self._synced_at = 0.0  # when the shared circuits were last read (monotonic)
         self.owner = owner or default_owner()
         self._observer = observer
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -229,11 +236,15 @@ class Dispatcher:
                 continue
             limit = capacity + self.config.claim_ahead if allowance is None else min(allowance, capacity)
             plan.append((kinds, limit, target))
-        if not plan:
+        if not plan and not self._sync_due():
             return started
-        claimed: list[tuple[Message, str]] = await asyncio.to_thread(self._claim, plan)
+        claimed, circuits = await asyncio.to_thread(self._claim, plan)
+        self._adopt(circuits)
         for message, target in claimed:
-            self._ready.setdefault(target, deque()).append(message)
+            if message.id in self._probes:
+                self._ready.setdefault(target, deque()).appendleft(message)
+            else:
+                self._ready.setdefault(target, deque()).append(message)
         return started + self._start_held(self.config.concurrency - len(self._running))
 
     def _start_held(self, capacity: int) -> int:
@@ -241,9 +252,10 @@ class Dispatcher:
         started = 0
         for target, held in self._ready.items():
             breaker = self.breakers[target]
-            while held and started < capacity and breaker.allowance() != 0:
+            while held and started < capacity and (held[0].id in self._probes or breaker.allowance() != 0):
                 message = held.popleft()
-                breaker.probe_started()
+                if self._circuits is None:
+                    breaker.probe_started()
                 self._running[message.id] = asyncio.create_task(self._attempt(message))
                 started += 1
         return started
@@ -252,17 +264,76 @@ class Dispatcher:
         """The ids of the messages claimed ahead and not started."""
         return [message.id for held in self._ready.values() for message in held]
 
-    def _claim(self, plan: list[tuple[list[str], int, str]]) -> list[tuple[Message, str]]:
+    def _claim(self, plan: list[tuple[list[str], int, str]]
+               ) -> tuple[list[tuple[Message, str]], dict[str, CircuitSnapshot] | None]:
+        """Claim by ``plan``; with shared circuits, first read them and claim as they (not this process's
+        cached breakers) allow, taking the probe of a half-open one. Returns the circuits read."""
         out: list[tuple[Message, str]] = []
-        with self._sessions(write=True) as session:
+        circuits: dict[str, CircuitSnapshot] | None = None
+        with self._sessions(write=bool(plan)) as session:
+            if self._circuits is not None:
+                circuits = self._circuits.read(session)
             for kinds, limit, target in plan:
+                probe = False
+                if circuits is not None and target in circuits:
+                    allowance = self._scratch(target, circuits[target]).allowance()
+                    if allowance == 0:
+                        continue
+                    if allowance == 1:
+                        assert self._circuits is not None
+                        taken = self._circuits.take_probe(session, target, self.owner, self.config.attempt_timeout_s)
+                        if taken is None:
+                            continue  # another process probes
+                        circuits[target], limit, probe = taken, 1, True
                 for message in store.claim(session, owner=self.owner, kinds=kinds, limit=limit,
                                            lease_s=self.config.lease_s):
                     out.append((message, target))
+                    if probe:
+                        self._probes.add(message.id)
             for kind, hook in self._claim_hooks.items():
                 if of_kind := [message for message, _target in out if message.kind == kind]:
                     hook(session, of_kind)
-        return out
+        return out, circuits
+
+    def _sync_due(self) -> bool:
+        """With shared circuits: whether to read them although nothing is to be claimed (every poll, so that a
+        process whose breakers hold it back, or that holds messages claimed ahead, learns what the others saw)."""
+        return self._circuits is not None and time.monotonic() - self._synced_at >= self.config.poll_s
+
+    def _scratch(self, target: str, snapshot: CircuitSnapshot) -> CircuitBreaker:
+        """A breaker configured as ``target``'s, in state ``snapshot`` (the cached one is left alone)."""
+        mine = self.breakers[target]
+        scratch = CircuitBreaker(threshold=mine.threshold, cool_down_s=mine.base_cool_down_s,
+                                 max_cool_down_s=mine.max_cool_down_s, clock=mine.clock)
+        scratch.restore(snapshot)
+        return scratch
+
+    def _adopt(self, circuits: dict[str, CircuitSnapshot] | None) -> None:
+        """Take the shared circuits just read as this process's breakers (an absent row: closed, clean)."""
+        if circuits is None:
+            return
+        self._synced_at = time.monotonic()
+        for target, breaker in self.breakers.items():
+            breaker.restore(circuits.get(target, CircuitSnapshot(cool_down_s=breaker.base_cool_down_s)))
+
+    async def _share(self, target: str, verdict: Verdict | None, retry_after: float | None) -> None:
+        """Write an attempt's verdict on ``target`` to the shared circuit (nothing when not shared, or when
+        there is nothing to say); a failure to write only delays what the other processes learn."""
+        if self._circuits is None or (verdict is None and not retry_after):
+            return
+        try:
+            snapshot = await asyncio.to_thread(self._record_verdict, target, verdict or Verdict.NEUTRAL,
+                                               retry_after)
+        except Exception:
+            log.warning("circuit_not_shared", target=target, verdict=verdict, exc_info=True)
+            return
+        self.breakers[target].restore(snapshot)
+
+    def _record_verdict(self, target: str, verdict: Verdict, retry_after: float | None) -> CircuitSnapshot:
+        assert self._circuits is not None
+        with self._sessions(write=True) as session:
+            return self._circuits.record(session, self.breakers[target], target, verdict, owner=self.owner,
+                                         retry_after=retry_after)
 
     async def _attempt(self, message: Message) -> None:
         handler = self._handlers[message.kind]
@@ -273,33 +344,42 @@ class Dispatcher:
         outcome = "lost"
         error: DeliveryError | None = None
         crash: Exception | None = None
+        probe = message.id in self._probes
         try:
             try:
                 async with asyncio.timeout(self.config.attempt_timeout_s):  # no extra task, unlike wait_for
                     finish = await handler.handle(message)
             except PermanentError as exc:
+                dirty = not breaker.clean
                 breaker.record_success()  # the peer answered, and clearly
+                await self._share(handler.target, Verdict.SUCCESS if dirty or probe else None, None)
                 error = exc
                 outcome = await asyncio.to_thread(self._bury, handler, message, exc, started_at)
             except TransientError as exc:
                 if exc.trips_breaker:
                     breaker.record_failure()
                 else:
-                    breaker.record_neutral()
+                    breaker.record_neutral(self.owner)
                 if exc.retry_after:
                     breaker.hold(exc.retry_after)
+                await self._share(handler.target,
+                                  Verdict.FAILURE if exc.trips_breaker else Verdict.NEUTRAL if probe else None,
+                                  exc.retry_after)
                 error = exc
                 outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc, started_at)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
-                breaker.record_neutral()
+                breaker.record_neutral(self.owner)
+                await self._share(handler.target, Verdict.NEUTRAL if probe else None, None)
                 crash = exc
                 error = TransientError(f"{exc.__class__.__name__}: {exc}", trips_breaker=False,
                                        detail={"exception": exc.__class__.__name__})
                 outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, error, started_at)
             else:
+                dirty = not breaker.clean
                 breaker.record_success()
+                await self._share(handler.target, Verdict.SUCCESS if dirty or probe else None, None)
                 outcome = await self._complete_soon(message, finish, started_at)
             _log_attempt(bound, outcome, time.monotonic() - started, error, crash)
         except Exception:
@@ -309,6 +389,7 @@ class Dispatcher:
                             duration_ms=round((time.monotonic() - started) * 1000, 1))
         finally:
             self._running.pop(message.id, None)
+            self._probes.discard(message.id)
             self._wake.set()
             if self._observer is not None:
                 self._observer(message, outcome, time.monotonic() - started)

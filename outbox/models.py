@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, Column, Double, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from outbox.columns import UTCDateTime, utcnow
@@ -80,3 +80,21 @@ class OutboxAttempt(SQLModel, table=True):
     error_class: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class OutboxCircuit(SQLModel, table=True):
+    """A target's circuit breaker as every dispatcher on this database sees it (``outbox.circuits``).
+
+    Times are seconds since the epoch: the processes sharing it may run on several machines.
+    """
+
+    __tablename__ = "outbox_circuit"
+
+    target: str = Field(sa_column=Column(String(64), primary_key=True))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # consecutive, every process's
+    opened_at: float | None = Field(default=None, sa_column=Column(Double, nullable=True))
+    cool_down_s: float | None = Field(default=None, sa_column=Column(Double, nullable=True))
+    held_until: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # a Retry-After's end
+    probe_owner: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    probe_until: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # the probe's lease
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -41,9 +41,12 @@ class Logger(Protocol):
 
 
 class Budget(Protocol):
-    """A client-side pace: ``acquire()`` returns when one more request may go out."""
+    """A client-side pace (``adapters.common.ratebudget.RateBudget``): ``acquire()`` returns when one more
+    request may go out; ``hold(seconds)`` is the peer's Retry-After, for every caller sharing the budget."""
 
     async def acquire(self) -> None: ...
+
+    async def hold(self, seconds: float) -> None: ...
 
 
 def static_parts(**kwargs: Any) -> RequestParts:
@@ -111,7 +114,8 @@ class PeerSession:
     ``log_event`` names the line (``ministry_call``); ``log_defaults`` are fields every line carries
     (overridden per call); ``answer_fields`` adds fields read from an answer; ``outcome`` words a
     line's result, and lines with an outcome in ``quiet_outcomes`` are INFO, the others WARNING.
-    ``check_path`` may refuse a path before anything is sent. ``budget`` paces the authorised calls.
+    ``check_path`` may refuse a path before anything is sent. ``budget`` paces the authorised calls and
+    holds them all back for a Retry-After.
     Nothing personal may go in a log field: callers pass only keys, ids and codes.
     """
 
@@ -163,10 +167,12 @@ class PeerSession:
     ) -> httpx.Response:
         """One authorised call; a 401 is repeated once with a fresh token, a second 401 raises.
 
-        While a Retry-After the peer gave is running, the call is not sent: it fails at once as
-        transient with the remaining wait, so the caller reschedules it after the window.
+        While a Retry-After the peer gave is running, the call is not sent: without a budget it fails at
+        once as transient with the remaining wait, so the caller reschedules it after the window; with
+        one, the budget waits for the window's end (or refuses when that is further than it may wait).
         """
-        self._hold_back()
+        if self._budget is None:
+            self._hold_back()
         token = await self.tokens.get()
         response = await self._paced(method, path, parts, token, 1, headers, log_fields)
         if response.status_code != 401:
@@ -210,6 +216,8 @@ class PeerSession:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
                 self.not_before = max(self.not_before, self._clock() + retry_after)
+                if self._budget is not None:
+                    await self._budget.hold(retry_after)
         outcome, code = self._outcome(path, response)
         if self._answer_fields is not None:
             fields.update(self._answer_fields(response))
@@ -234,8 +242,7 @@ class PeerSession:
         log_fields: Mapping[str, Any] | None,
     ) -> httpx.Response:
         if self._budget is not None:
-            await self._budget.acquire()
-            self._hold_back()  # a 429 may have come in while this call waited for its turn
+            await self._budget.acquire()  # after any Retry-After, for this process and those sharing the budget
         return await self.exchange(
             method, path, parts, token=token, attempt=attempt, headers=headers, log_fields=log_fields
         )

@@ -22,12 +22,14 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from adapters.common.ratebudget import RateBudget, SlotStore, with_headroom
 from adapters.common.session import PeerClient, PeerSession, RequestParts, default_outcome, json_parts, static_parts
 from adapters.ministry.auth import SCOPE
 from adapters.ministry.errors import (
     DOSSIER_EXISTS,
     INVALID_RESPONSE,
     KINDS,
+    RATE_LIMITED,
     MinistryError,
     PermanentMinistryError,
     TransientMinistryError,
@@ -56,6 +58,8 @@ BENEFICIARIES_PATH = "/api/v1/doi-tuong"
 STOP_PATH = "/api/v1/doi-tuong/{id}/thoi-huong"
 BACK_PAYMENT_PATH = "/api/v1/chi-tra/truy-linh"
 MAX_CHANGES_LIMIT = 500
+DEFAULT_RATE_PER_SECOND = 20.0  # contract §7: about 20 requests per second per client, bursts of up to 40
+DEFAULT_BURST = 40
 
 # The legacy lookup import: a dossier sent there is only searchable, no officer can receive it.
 # No path of this client may contain this segment, whatever the arguments.
@@ -74,7 +78,11 @@ class MinistryClient(PeerClient):
 
     ``timeout`` (seconds) bounds each of connect, read, write and pool wait. ``transport``
     overrides the one ``transport_name`` would make (tests, benchmarks). ``clock`` is the monotonic
-    clock the token cache measures expiry with. Use as ``async with`` or call ``aclose()``.
+    clock the token cache measures expiry with. ``rate_per_second`` and ``burst`` (the contract's §7:
+    20 and 40) pace every authorised call; ``slots`` is where that budget lives (default: this process;
+    the gateway passes one its worker processes share), ``max_budget_wait`` how long a call may wait for
+    its turn before it is refused as transient (``VUOT_GIOI_HAN``, with the wait). None: unpaced.
+    Use as ``async with`` or call ``aclose()``.
     """
 
     def __init__(
@@ -88,6 +96,10 @@ class MinistryClient(PeerClient):
         max_connections: int = 32,
         clock: Callable[[], float] = time.monotonic,
         transport_name: TransportName = DEFAULT_TRANSPORT,
+        rate_per_second: float | None = None,
+        burst: int = DEFAULT_BURST,
+        slots: SlotStore | None = None,
+        max_budget_wait: float = 10.0,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
@@ -99,6 +111,9 @@ class MinistryClient(PeerClient):
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "sa-gateway ministry-client"},
         )
+        self.budget = None if rate_per_second is None else RateBudget(
+            rate_per_second, burst=with_headroom(burst), max_wait=max_budget_wait, store=slots, clock=clock,
+            exceeded=_over_budget, on_store_error=_budget_store_failed)
         # The token, the ministry's last Retry-After (no call goes out before it, not even the next step of a
         # delivery already under way) and the ``ministry_call`` log line of every exchange.
         self._session = PeerSession(
@@ -116,6 +131,7 @@ class MinistryClient(PeerClient):
             outcome=_outcome,
             quiet_outcomes=("ok", "already_existed"),
             check_path=_check_path,
+            budget=self.budget,
         )
 
     # ---- public calls -------------------------------------------------------------------
@@ -368,6 +384,15 @@ class MinistryClient(PeerClient):
 
 
 # ---- helpers ------------------------------------------------------------------------------
+
+
+def _over_budget(wait: float) -> MinistryError:
+    return TransientMinistryError("holding back: the client-side rate budget is spent", status=None,
+                                  code=RATE_LIMITED, retry_after=wait)
+
+
+def _budget_store_failed(exc: BaseException) -> None:
+    _log.warning("rate_budget_unavailable", error_class=exc.__class__.__name__)
 
 
 def _open_measured(path: Path) -> tuple[BinaryIO, int]:

@@ -22,7 +22,7 @@ import httpx
 import structlog
 
 from adapters.common.errors import json_object_or_empty
-from adapters.common.ratebudget import RateBudget
+from adapters.common.ratebudget import RateBudget, SlotStore
 from adapters.common.session import PeerClient, PeerSession, json_parts
 from adapters.population.errors import (
     INVALID_RESPONSE,
@@ -48,9 +48,9 @@ class PopulationClient(PeerClient):
 
     ``timeout`` (seconds, or an ``httpx.Timeout``) bounds each of connect, read, write and pool wait.
     ``transport`` replaces httpx's own pool (tests: a respx mock, an ASGI app). ``rate_per_second`` and
-    ``burst`` (default: half the rate) are the client-side budget (``rate_per_second=None``: none); a call that
-    would wait for its
-    slot longer than ``max_budget_wait`` fails at once as transient with that wait as ``retry_after``.
+    ``burst`` (default: half the rate) are the client-side budget (``rate_per_second=None``: none), kept in
+    ``slots`` (default: this process; the gateway passes one its processes share); a call that would wait
+    for its slot longer than ``max_budget_wait`` fails at once as transient with that wait as ``retry_after``.
     ``clock`` is the monotonic clock of token expiry, the budget and Retry-After. Use as ``async with`` or
     call ``aclose()``.
     """
@@ -66,6 +66,7 @@ class PopulationClient(PeerClient):
         rate_per_second: float | None = DEFAULT_RATE_PER_SECOND,
         burst: int | None = None,
         max_budget_wait: float = 5.0,
+        slots: SlotStore | None = None,
         max_connections: int = 8,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,7 +85,7 @@ class PopulationClient(PeerClient):
             None
             if rate_per_second is None
             else RateBudget(rate_per_second, burst=burst if burst is not None else _half(rate_per_second),
-                            max_wait=max_budget_wait, clock=clock, exceeded=_over_budget)
+                            max_wait=max_budget_wait, clock=clock, exceeded=_over_budget, store=slots)
         )
         self._session = PeerSession(
             self._http,

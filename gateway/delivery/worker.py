@@ -27,11 +27,13 @@ from gateway.death_notices.handlers import LookupHandler, StopHandler
 from gateway.delivery.handlers import DeliverDossierHandler, SupplementDossierHandler
 from gateway.identity.handler import IdentityVerifier, VerifyIdentityHandler
 from gateway.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RETENTION_PURGED
+from gateway.pacing import DatabaseSlots
 from gateway.payments.handlers import SendBackPaymentHandler
 from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings
 from gateway.vocabulary import Peer
 from outbox import CircuitBreaker, Dispatcher, DispatcherConfig, Handler, Message, RetryPolicy
+from outbox.circuits import SharedCircuits
 from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
@@ -55,9 +57,13 @@ class Worker:
         if not settings.delivery_configured and client is None:
             raise ValueError("GATEWAY_MINISTRY_CLIENT_ID and GATEWAY_MINISTRY_CLIENT_SECRET must be set to deliver")
         secret = settings.ministry_client_secret.get_secret_value() if settings.ministry_client_secret else ""
+        # Every call to a peer takes its slot from that peer's budget, shared through the database by every
+        # process (serve and each `gateway worker`): together they stay within what the peer allows one client.
         self.client = client or MinistryClient(
             settings.ministry_base_url, settings.ministry_client_id or "", secret,
             timeout=settings.ministry_timeout_s, transport_name=settings.ministry_transport,
+            rate_per_second=settings.ministry_rate_per_s, burst=settings.ministry_burst,
+            slots=DatabaseSlots(db, Peer.MINISTRY),
         )
         self.db = db
         self.retention_days = settings.retention_days
@@ -75,14 +81,16 @@ class Worker:
         ]
         self.population: PopulationClient | None = None
         retry = RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
-                            max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s)
+                            max_attempts=settings.retry_max_attempts, max_age_s=settings.retry_max_age_s,
+                            quick_attempts=settings.retry_quick_attempts, quick_s=settings.retry_quick_s)
         if settings.identity_configured or population is not None:
             if population is None:
                 pop_secret = settings.population_client_secret
                 self.population = PopulationClient(
                     settings.population_base_url or "", settings.population_client_id or "",
                     pop_secret.get_secret_value() if pop_secret else "",
-                    timeout=settings.population_timeout_s, rate_per_second=settings.population_rate_per_s)
+                    timeout=settings.population_timeout_s, rate_per_second=settings.population_rate_per_s,
+                    burst=settings.population_burst, slots=DatabaseSlots(db, Peer.POPULATION))
                 population = self.population
             handlers.append(VerifyIdentityHandler(db, population, policy=settings.identity_policy,
                                                   max_wait_s=settings.identity_max_wait_s, retry=retry,
@@ -97,9 +105,14 @@ class Worker:
             handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
                 self.callback_http, settings.province_callback_url,
                 settings.province_callback_secret.get_secret_value())))
+        # One circuit per peer for every process on this database: the first to see an outage tells the
+        # others, and one of them probes.
+        circuits = SharedCircuits()
+
         def breaker() -> CircuitBreaker:
             return CircuitBreaker(threshold=settings.breaker_threshold, cool_down_s=settings.breaker_cool_down_s,
-                                  max_cool_down_s=max(settings.breaker_max_cool_down_s, settings.breaker_cool_down_s))
+                                  max_cool_down_s=max(settings.breaker_max_cool_down_s, settings.breaker_cool_down_s),
+                                  clock=circuits.clock)
 
         self.dispatcher = Dispatcher(
             db.session,
@@ -110,6 +123,7 @@ class Worker:
             policy=retry,
             breakers={target: breaker() for target in {Peer.MINISTRY, Peer.PROVINCE, *(h.target for h in handlers)}},
             observer=_observe,
+            circuits=circuits,
         )
         self.reconciler = (
             Reconciler(db, self.client, interval_s=settings.reconcile_interval_s, batch=settings.reconcile_batch,

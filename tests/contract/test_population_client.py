@@ -202,14 +202,24 @@ async def test_a_429_retry_after_is_honoured(population: Population) -> None:
             await client.verify(HOA)
         assert (caught.value.status, caught.value.retry_after) == (429, 1.0)
         started = time.monotonic()
-        with pytest.raises(TransientPopulationError) as held:  # within Retry-After nothing is sent
-            await client.verify(HOA)
-        assert held.value.status is None and 0 < (held.value.retry_after or 0) <= 1.0
-        assert len(population.verifications()) == 1
-        result = await retry(lambda: client.verify(HOA))
+        result = await client.verify(HOA)  # within Retry-After nothing is sent: the call waits for its end
         assert time.monotonic() - started >= 0.9
     assert result.result is MatchResult.KHOP
     assert [r["status"] for r in population.verifications()] == [429, 200]
+
+
+async def test_a_retry_after_longer_than_the_budget_may_wait_fails_the_call_at_once(population: Population) -> None:
+    population.faults(fail_next=1, status=429, rate_limited_retry_after=3)
+    async with population.client(max_budget_wait=0.5) as client:
+        with pytest.raises(TransientPopulationError):
+            await client.verify(HOA)
+        started = time.monotonic()
+        with pytest.raises(TransientPopulationError) as held:
+            await client.verify(HOA)
+        assert time.monotonic() - started < 0.5
+        assert held.value.status is None and held.value.code == "VUOT_GIOI_HAN"
+        assert 2.0 < (held.value.retry_after or 0) <= 3.0
+    assert len(population.verifications()) == 1
 
 
 async def test_a_hung_answer_times_out_as_transient_and_the_retry_gives_the_result(population: Population) -> None:

@@ -278,12 +278,16 @@ async def test_the_rate_budget_paces_requests() -> None:
     for _ in range(4):
         await budget.acquire()
     assert slept == [0.1, 0.1]  # two at once, then one per tenth of a second
-    assert budget.reserve() == pytest.approx(0.1)
-    assert budget.reserve() == pytest.approx(0.2)
-    assert budget.reserve() == pytest.approx(0.3)
-    with pytest.raises(RateBudgetExceeded) as caught:
-        budget.reserve()
-    assert caught.value.wait == pytest.approx(0.4)
+
+    async def sleep_still(seconds: float) -> None:  # the clock stands: every caller asks at the same instant
+        slept.append(round(seconds, 3))
+
+    slept.clear()
+    crowd = RateBudget(10.0, burst=2, clock=lambda: now[0], sleep=sleep_still, max_wait=0.35)
+    done = await asyncio.gather(*(crowd.acquire() for _ in range(6)), return_exceptions=True)
+    assert slept == [0.1, 0.2, 0.3]  # two at once, three paced, the sixth 0.4 s away: too far
+    refused = [d for d in done if isinstance(d, RateBudgetExceeded)]
+    assert len(refused) == 1 and refused[0].wait == pytest.approx(0.4)
 
 
 async def test_a_spent_budget_is_a_transient_error_with_the_wait(mock: respx.MockRouter, clock: Clock) -> None:

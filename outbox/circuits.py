@@ -64,6 +64,12 @@ class SharedCircuits:
         row = session.get(OutboxCircuit, target, populate_existing=True)
         return None if row is None else _snapshot(row)
 
+    def release_probe(self, session: Session, target: str, owner: str) -> None:
+        """Give back a probe taken in this transaction that found no message to send."""
+        session.execute(update(OutboxCircuit)
+                        .where(col(OutboxCircuit.target) == target, col(OutboxCircuit.probe_owner) == owner)
+                        .values(probe_owner=None, probe_until=0.0))
+
     def record(self, session: Session, breaker: CircuitBreaker, target: str, verdict: Verdict, *,
                owner: str, retry_after: float | None = None) -> CircuitSnapshot:
         """Apply an attempt's verdict (and the peer's Retry-After) to the shared state; returns it.

@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -285,11 +285,15 @@ class Dispatcher:
                         if taken is None:
                             continue  # another process probes
                         circuits[target], limit, probe = taken, 1, True
-                for message in store.claim(session, owner=self.owner, kinds=kinds, limit=limit,
-                                           lease_s=self.config.lease_s):
+                got = store.claim(session, owner=self.owner, kinds=kinds, limit=limit, lease_s=self.config.lease_s)
+                for message in got:
                     out.append((message, target))
                     if probe:
                         self._probes.add(message.id)
+                if probe and not got:  # nothing due: the probe is not ours to hold for its lease
+                    assert self._circuits is not None and circuits is not None
+                    self._circuits.release_probe(session, target, self.owner)
+                    circuits[target] = replace(circuits[target], probe_owner=None, probe_until=0.0)
             for kind, hook in self._claim_hooks.items():
                 if of_kind := [message for message, _target in out if message.kind == kind]:
                     hook(session, of_kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -23,6 +24,7 @@ from outbox import (
     enqueue,
 )
 from outbox.circuits import SharedCircuits, Verdict
+from outbox.columns import utcnow
 
 RETRY_NOW = RetryPolicy(base_s=0.001, cap_s=0.001)
 
@@ -152,5 +154,22 @@ async def test_a_probe_whose_worker_died_is_taken_over_when_its_lease_runs_out(
     await run_for(0.3, (second_db, "b"))
     assert peer.calls == []  # x's probe lease still runs
     CLOCK[0] += 61
+    assert await run_for(0.1, (second_db, "b"), until=lambda: bool(peer.calls)) == {"b": CircuitState.CLOSED}
+    assert peer.calls == ["b"]
+
+
+async def test_a_half_open_circuit_with_nothing_due_yet_probes_when_a_message_falls_due(
+        two_databases: tuple[Database, Database]) -> None:
+    first_db, second_db = two_databases
+    with first_db.session(write=True) as session:
+        # its retry is not due yet when the cool-down ends
+        enqueue(session, "test", "k", {"n": 0}, not_before=utcnow() + timedelta(seconds=0.5))
+    peer = reset()
+    peer.down = False
+    circuits = SharedCircuits(clock=lambda: CLOCK[0])
+    with first_db.session(write=True) as session:
+        circuits.record(session, CircuitBreaker(threshold=1, clock=circuits.clock), "peer", Verdict.FAILURE,
+                        owner="x")
+    CLOCK[0] += 11
     assert await run_for(0.1, (second_db, "b"), until=lambda: bool(peer.calls)) == {"b": CircuitState.CLOSED}
     assert peer.calls == ["b"]

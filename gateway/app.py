@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from gateway.admin.console import install_console
 from gateway.admin.endpoints import router as admin_api_router
-from gateway.blobs import BlobStore
+from gateway.blobs import create_blob_store
 from gateway.db import Database, create_database
 from gateway.death_notices.endpoints import router as notices_router
 from gateway.delivery.worker import Worker
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or create_database(settings.database_url)
         ensure_migrated(db.engine)
-        blobs = BlobStore(settings.blob_dir)
+        blobs = create_blob_store(settings, db)
         blobs.ensure()
         blobs.remove_stale_temp()
         app.state.database = db
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             else:
                 log.warning("delivery_disabled", reason="GATEWAY_MINISTRY_CLIENT_ID/SECRET unset: dossiers are "
                             "accepted and queued, nothing is delivered until they are set")
-        log.info("gateway_started", database=db.dialect, blob_dir=str(settings.blob_dir),
+        log.info("gateway_started", database=db.dialect, blob_store=blobs.kind, blob_dir=str(settings.blob_dir),
                  embedded_worker=worker_task is not None)
         try:
             yield

@@ -131,7 +131,7 @@ def worker(
     """Run the delivery dispatcher alone; any number may share one PostgreSQL."""
     import asyncio
 
-    from gateway.blobs import BlobStore
+    from gateway.blobs import create_blob_store
     from gateway.db import create_database
     from gateway.delivery.worker import run_standalone
 
@@ -143,7 +143,7 @@ def worker(
                   "must be set for the worker to deliver anything")
         raise typer.Exit(2)
     db = create_database(settings.database_url)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = create_blob_store(settings, db)
     try:
         asyncio.run(run_standalone(settings, db, blobs, concurrency or None))
     finally:
@@ -613,6 +613,7 @@ def purge(
     """
     from gateway.admin import service
     from gateway.admin.timespec import parse_duration
+    from gateway.blobs import create_blob_store
 
     settings = _settings()
     if older_than is None:
@@ -631,8 +632,10 @@ def purge(
                       f"{_age(age.total_seconds())} ago (dead messages are kept)")
             return
         count = service.purge(db, age, _actor())
+        collected = service.collect_blobs(db, create_blob_store(settings, db), _actor())
     out.print(f"purged {count} message(s) finished more than {_age(age.total_seconds())} ago "
               "(dead messages are kept)")
+    out.print(f"deleted {collected} attachment file(s) no dossier or death notice refers to")
 
 
 def main() -> None:

@@ -123,48 +123,62 @@ class MinistryClient(PeerClient):
     async def upload_file(
         self,
         *,
-        path: Path,
         filename: str,
         content_type: str,
         component_code: str,
         sha256: str,
         idempotency_key: str,
+        path: Path | None = None,
         opened: BinaryIO | None = None,
+        size: int | None = None,
     ) -> UploadedFile:
-        """Upload one dossier component, streamed from ``path``; the file is never loaded whole.
+        """Upload one dossier component, streamed; the file is never loaded whole.
 
-        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. ``opened`` is
-        ``path`` already open for reading at its start (the caller keeps and closes it): the first
-        attempt sends it, sparing a trip to a thread to open the file. Raises OSError if the file
-        cannot be read (a local fault, not the ministry's), MinistryError on any failure of the exchange.
+        The bytes are ``opened``: an open binary stream at its start, readable and seekable (a local file, or
+        any reader such as the gateway's database-backed attachment stream), which the caller keeps and closes
+        (a repeat after a 401 rewinds it); else the file at ``path``, opened here for each attempt. ``size``:
+        the stream's length when the caller knows it, else measured (the file's size, or the stream's end). A
+        stream that is not an OS file is read in a worker thread, about 256 KiB per trip, so that the event
+        loop never waits on its source; a local file is read inline, from the page cache, as httpx does.
+
+        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. Raises OSError if the
+        bytes cannot be read (a local fault, not the ministry's), MinistryError on any failure of the exchange.
         """
         _check_key(idempotency_key)
         if not _SHA256.fullmatch(sha256):
             raise ValueError("sha256 must be 64 hex digits")
         if not component_code:
             raise ValueError("component_code is required")
+        if path is None and opened is None:
+            raise ValueError("give the bytes as path or opened")
         digest = sha256.lower()
         # Opened (and measured) before anything is sent, in one trip to a thread unless the caller opened
         # it; the first attempt sends it.
-        given = [] if opened is None else [opened]
         unused: list[BinaryIO] = []
         if opened is None:
-            file, size = await asyncio.to_thread(_open_measured, path)
+            assert path is not None
+            file, measured = await asyncio.to_thread(_open_measured, path)
             unused.append(file)
         else:
-            size = os.fstat(opened.fileno()).st_size
+            measured = size if size is not None else _measure(opened)
         name = sanitize_filename(filename, component_code=component_code, content_type=content_type)
+        fields = {"maThanhPhan": component_code, "sha256": digest}
+        attempts = 0
 
         @asynccontextmanager
         async def parts() -> AsyncIterator[dict[str, Any]]:
-            # Opened per attempt: a repeat after a 401 must send the bytes again from the start.
-            ours = not given
-            file = given.pop() if given else unused.pop() if unused else await asyncio.to_thread(path.open, "rb")
+            # Each attempt sends the bytes from the start: a repeat after a 401 must send them again whole.
+            nonlocal attempts
+            attempts += 1
+            if opened is not None:
+                file, ours = opened, False
+                if attempts > 1:
+                    opened.seek(0)
+            else:
+                assert path is not None
+                file, ours = (unused.pop() if unused else await asyncio.to_thread(path.open, "rb")), True
             try:
-                yield {
-                    "data": {"maThanhPhan": component_code, "sha256": digest},
-                    "files": {"tep": (name, file, content_type)},
-                }
+                yield _multipart_parts(fields, name, file, content_type)
             finally:
                 if ours:
                     file.close()
@@ -187,7 +201,7 @@ class MinistryClient(PeerClient):
             )
         answered_size = answer.get("kichThuoc")
         if not isinstance(answered_size, int) or isinstance(answered_size, bool):
-            answered_size = size
+            answered_size = measured
         return UploadedFile(
             id=_required_str(answer, "id", response),
             sha256=digest,
@@ -378,6 +392,59 @@ def _open_measured(path: Path) -> tuple[BinaryIO, int]:
     except BaseException:
         file.close()
         raise
+
+
+def _measure(stream: BinaryIO) -> int:
+    """The length of a stream at its start: its file's size, or its end's offset (then back to the start)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not an OS file (io.UnsupportedOperation is both)
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+        return end
+
+
+def _is_os_file(stream: BinaryIO) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+# What one trip to a worker thread reads of a stream that is not an OS file.
+THREAD_READ_BYTES = 256 * 1024
+
+
+def _multipart_parts(fields: dict[str, str], name: str, file: BinaryIO, content_type: str) -> dict[str, Any]:
+    """The request arguments of one upload: httpx's multipart encoding of ``fields`` and the file part."""
+    files = {"tep": (name, file, content_type)}
+    if _is_os_file(file):
+        return {"data": fields, "files": files}
+    # The same encoding, its bytes pulled in a worker thread: reading may wait on the stream's source.
+    encoded = httpx.Request("POST", "http://upload.invalid" + UPLOAD_PATH, data=fields, files=files)
+    headers = {"Content-Type": encoded.headers["Content-Type"]}
+    if "Content-Length" in encoded.headers:
+        headers["Content-Length"] = encoded.headers["Content-Length"]
+    return {"content": _read_in_thread(encoded.stream), "headers": headers}
+
+
+async def _read_in_thread(body: Any) -> AsyncIterator[bytes]:
+    """``body``'s chunks (a synchronous iterable), gathered ``THREAD_READ_BYTES`` at a time in a worker thread."""
+    chunks = iter(body)
+
+    def gather() -> bytes:
+        taken: list[bytes] = []
+        total = 0
+        for chunk in chunks:
+            taken.append(chunk)
+            total += len(chunk)
+            if total >= THREAD_READ_BYTES:
+                break
+        return b"".join(taken)
+
+    while block := await asyncio.to_thread(gather):
+        yield block
 
 
 _static_parts = static_parts

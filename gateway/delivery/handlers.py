@@ -74,7 +74,7 @@ class _Base:
             for file in job.files:
                 if not file.ministry_file_id:
                     with suppress(FileNotFoundError, IsADirectoryError):
-                        opened[file.row_id] = self.blobs.path_for(file.sha256).open("rb")
+                        opened[file.row_id] = self.blobs.open(file.sha256)
         except BaseException:
             _close(opened)
             raise
@@ -93,16 +93,20 @@ class _Base:
             if file.ministry_file_id:
                 ids[file.file_id] = file.ministry_file_id
                 continue
-            path = self.blobs.path_for(file.sha256)
+            given = (opened or {}).get(file.row_id)
             try:
-                answer = await self.client.upload_file(
-                    path=path, filename=file.file_name, content_type=file.content_type,
-                    component_code=file.component_code, sha256=file.sha256,
-                    idempotency_key=Step(file.row_id, UPLOAD).key,
-                    opened=(opened or {}).get(file.row_id),
-                )
+                stream = given if given is not None else await asyncio.to_thread(self.blobs.open, file.sha256)
+                try:
+                    answer = await self.client.upload_file(
+                        opened=stream, filename=file.file_name, content_type=file.content_type,
+                        component_code=file.component_code, sha256=file.sha256,
+                        idempotency_key=Step(file.row_id, UPLOAD).key,
+                    )
+                finally:
+                    if given is None:
+                        stream.close()
             except (FileNotFoundError, IsADirectoryError):
-                # The client looks at the file before any request goes out.
+                # Found missing when opened, before any request goes out.
                 raise PermanentError("attachment bytes missing from the blob store",
                                      detail={"TepDinhKemId": file.file_id, "sha256": file.sha256}) from None
             except MinistryError as exc:

@@ -296,6 +296,15 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield items[start:start + _CHUNK]
 
 
+def referenced_blobs(session: Session, digests: Iterable[str]) -> set[str]:
+    """Those of ``digests`` that an attachment row (of any revision, delivered or not) names."""
+    found: set[str] = set()
+    for chunk in _chunks(digests):
+        found.update(str(d) for d in session.execute(
+            select(_A.c.sha256).where(_A.c.sha256.in_(chunk)).distinct()).scalars())
+    return found
+
+
 def lock_for_feed(session: Session, ministry_ids: set[str],
                   codes_of_unknown: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """The dossiers a page of changes may concern, locked for update, as mutable rows by dossier id: those with

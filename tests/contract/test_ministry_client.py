@@ -7,6 +7,8 @@ sends, how many times, and how it classifies every answer (or the lack of one).
 from __future__ import annotations
 
 import asyncio
+import io
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,39 @@ async def test_an_upload_refused_for_its_token_is_sent_again_whole(
     sandbox.expire_tokens()
     result = await upload(ministry, path, key="after-expiry")
     assert result.size == len(content) and result.sha256 == sha256_hex(content)
+    assert [(r["path"], r["status"]) for r in sandbox.requests()][-3:] == [
+        (UPLOAD_PATH, 401), ("/oauth2/token", 200), (UPLOAD_PATH, 201)
+    ]
+
+
+class _ThreadNotingStream(io.BytesIO):
+    """A stream that is no OS file (like the database store's), noting the threads that read it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.readers: set[int] = set()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.readers.add(threading.get_ident())
+        return super().read(size)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_upload_from_a_stream_is_read_off_the_event_loop_and_sent_again_whole_after_a_401(
+    sandbox: SandboxHandle, transport: TransportName
+) -> None:
+    content = sample_pdf_bytes("stream") + b"%" + b"z" * (700 * 1024)  # several reads of 256 KiB
+    stream = _ThreadNotingStream(content)
+    async with MinistryClient(sandbox.base_url, CLIENT_ID, CLIENT_SECRET, transport_name=transport) as client:
+        await client.changes(None, 1)
+        sandbox.expire_tokens()
+        result = await client.upload_file(opened=stream, filename="scan.pdf", content_type="application/pdf",
+                                          component_code="TK_1C", sha256=sha256_hex(content),
+                                          idempotency_key="stream-1")
+    assert not stream.closed  # the caller's
+    assert stream.readers and threading.get_ident() not in stream.readers
+    assert result.size == len(content) and result.sha256 == sha256_hex(content)
+    assert [f.sha256 for f in sandbox.state.store.files()] == [sha256_hex(content)]
     assert [(r["path"], r["status"]) for r in sandbox.requests()][-3:] == [
         (UPLOAD_PATH, 401), ("/oauth2/token", 200), (UPLOAD_PATH, 201)
     ]

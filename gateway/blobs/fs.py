@@ -49,16 +49,17 @@ class FileBlobStore(BlobStore):
     def publish(self, staged: StagedBlob) -> None:
         """Rename the staged file to its content address, or touch an identical file already there."""
         final = self.path_for(staged.sha256)
-        with self._gc_lock(exclusive=False):
-            try:
-                os.utime(final)
-                staged.temp_path.unlink(missing_ok=True)
-                return
-            except FileNotFoundError:
-                pass  # not stored (or just collected): stored now
-            except PermissionError:
-                staged.temp_path.unlink(missing_ok=True)  # stored by another user: kept as it is
-                return
+        if final.exists():
+            with self._gc_lock(exclusive=False):
+                try:
+                    os.utime(final)
+                    staged.temp_path.unlink(missing_ok=True)
+                    return
+                except FileNotFoundError:
+                    pass  # collected since: stored again below
+                except PermissionError:
+                    staged.temp_path.unlink(missing_ok=True)  # stored by another user: kept as it is
+                    return
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged.temp_path, final)
         _fsync_dir(final.parent)
@@ -98,17 +99,11 @@ class FileBlobStore(BlobStore):
 
     def _files(self) -> Iterator[Path]:
         """Every stored file (the three levels of ``sha256/ab/cd/<hex>``), anything else skipped."""
-        if not self.data_dir.is_dir():
-            return
-        for first in os.scandir(self.data_dir):
-            if not first.is_dir(follow_symlinks=False):
-                continue
-            for second in os.scandir(first.path):
-                if not second.is_dir(follow_symlinks=False):
-                    continue
-                for entry in os.scandir(second.path):
-                    if entry.is_file(follow_symlinks=False) and len(entry.name) == 64:
-                        yield Path(entry.path)
+        for second in _subfolders(self.data_dir):
+            for folder in _subfolders(second):
+                with os.scandir(folder) as entries:
+                    found = [Path(e.path) for e in entries if e.is_file(follow_symlinks=False) and len(e.name) == 64]
+                yield from found
 
     def _remove_unreferenced(self, batch: dict[str, Path], referenced: Referenced, cutoff: float) -> int:
         needed = referenced(list(batch))
@@ -136,6 +131,14 @@ class FileBlobStore(BlobStore):
             yield
         finally:
             os.close(fd)
+
+
+def _subfolders(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
 
 
 def _fsync_dir(path: Path) -> None:

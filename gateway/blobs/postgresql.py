@@ -38,11 +38,8 @@ _READ_CHUNK = "SELECT data FROM blob_chunk WHERE sha256 = %s AND seq = %s"
 _WRITE_CHUNK = "INSERT INTO blob_chunk (sha256, seq, data) VALUES (%s, %s, %b)"
 
 
-def _table(model: Any) -> Any:
-    return model.__table__
-
-
-_B, _C = _table(Blob), _table(BlobChunk)
+_B: Any = Blob.__table__  # type: ignore[attr-defined]
+_C: Any = BlobChunk.__table__  # type: ignore[attr-defined]
 
 
 class PostgresBlobStore(BlobStore):

@@ -14,6 +14,7 @@ from gateway.admin.endpoints import router as admin_api_router
 from gateway.blobs import create_blob_store
 from gateway.db import Database, create_database
 from gateway.death_notices.endpoints import router as notices_router
+from gateway.delivery.endpoints import router as conflicts_router
 from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(dossiers_router)
     app.include_router(admin_api_router)
     app.include_router(identity_router)
+    app.include_router(conflicts_router)
     app.include_router(notices_router)
     app.include_router(payments_router)
     install_console(app)

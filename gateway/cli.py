@@ -447,6 +447,7 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         ("national status", ministry.national_status), ("due", _when(found.due_at)),
         ("overdue", "yes" if found.overdue else "no"),
         ("decision", decision.model_dump(by_alias=True) if decision else None),
+        ("conflict", found.conflict.model_dump(by_alias=True) if found.conflict else None),
         ("created", _when(found.created_at)), ("updated", _when(found.updated_at)),
     ):
         head.add_row(label, _cell(value))

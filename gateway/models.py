@@ -39,6 +39,7 @@ class DeliveryState:
     FAILED = "failed"
     DEAD = "dead"
     HELD = "held"  # the population database disagrees: not delivered until corrected or released
+    CONFLICT = "conflict"  # the ministry holds other content under this MaHoSo (a 409): an administrator decides
 
 
 class RevisionState:

@@ -43,6 +43,7 @@ from adapters.ministry.models import (
     ChangePage,
     CreatedDossier,
     StopResult,
+    StoredDossier,
     UploadedFile,
 )
 from adapters.ministry.transport import DEFAULT_TRANSPORT, TransportName, make_transport
@@ -215,8 +216,8 @@ class MinistryClient(PeerClient):
     async def create_dossier(self, body: dict[str, Any], *, idempotency_key: str) -> CreatedDossier:
         """Create the dossier in the ministry's PENDING-RECEPTION queue (``cho-tiep-nhan``).
 
-        A 409 HO_SO_DA_TON_TAI is success: the dossier is there already, ``already_existed`` is
-        set and ``id`` is the existing one's.
+        A 409 HO_SO_DA_TON_TAI is not raised: a dossier with this code is there already, ``already_existed``
+        is set and ``id`` is the existing one's (whose content the caller compares: :meth:`read_dossier`).
         """
         _check_key(idempotency_key)
         response = await self._send(
@@ -271,10 +272,38 @@ class MinistryClient(PeerClient):
 
     async def get_dossier(self, ministry_id: str) -> dict[str, Any]:
         """The dossier as the ministry stores it, with ``trangThai`` and its history."""
+        return _json_object(await self._get_dossier(ministry_id))
+
+    async def read_dossier(self, ministry_id: str) -> StoredDossier:
+        """The dossier as the ministry stores it (§5), read for a comparison: its status, its fields, the
+        (component, file id) of each of its files. 404 KHONG_TIM_THAY (unknown, or another client's) is
+        permanent; components that are not objects with a ``tepTinIds`` list of ids make an unreadable answer."""
+        response = await self._get_dossier(ministry_id)
+        answer = _json_object(response)
+        components = answer.get("thanhPhanHoSo", [])
+        if not isinstance(components, list):
+            raise _invalid(response, "thanhPhanHoSo is not a list")
+        files: list[tuple[str, str]] = []
+        for component in components:
+            code = component.get("maThanhPhan") if isinstance(component, dict) else None
+            ids = component.get("tepTinIds") if isinstance(component, dict) else None
+            if not isinstance(code, str) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise _invalid(response, "a thanhPhanHoSo entry without maThanhPhan and tepTinIds")
+            files.extend((code, file_id) for file_id in ids)
+        return StoredDossier(
+            id=_optional_str(answer, "id") or ministry_id,
+            ma_ho_so=_optional_str(answer, "maHoSoTinh"),
+            status=_optional_str(answer, "trangThai"),
+            created_at=_optional_datetime(answer, "ngayTao"),
+            fields=answer,
+            files=tuple(files),
+        )
+
+    async def _get_dossier(self, ministry_id: str) -> httpx.Response:
         response = await self._send("GET", DOSSIER_PATH.format(id=_id_segment(ministry_id)))
         if not response.is_success:
             raise classify(response)
-        return _json_object(response)
+        return response
 
     async def changes(self, after: str | None, limit: int = MAX_CHANGES_LIMIT) -> ChangePage:
         """One page of the change feed after the opaque cursor ``after`` (None: from the start)."""

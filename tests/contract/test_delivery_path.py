@@ -19,7 +19,7 @@ from adapters.province.samples import numbered_dossier, sample_pdf_bytes
 from gateway.blobs.fs import FileBlobStore
 from gateway.callbacks.events import ANNOUNCE
 from gateway.db import Database, create_database
-from gateway.delivery.handlers import CREATE, DeliverDossierHandler
+from gateway.delivery.handlers import CREATE, UPLOAD, DeliverDossierHandler
 from gateway.dossiers.receive import Submission
 from gateway.dossiers.service import submit_dossier
 from gateway.models import Attachment, Dossier, DossierRevision, RevisionState
@@ -122,6 +122,33 @@ async def test_an_upload_before_a_failed_create_is_remembered_and_not_repeated(
     uploads = sandbox.requests(UPLOAD_PATH)
     assert len(uploads) == 1 and recorded
     assert [r["status"] for r in sandbox.requests(CREATE_PATH)] == [503, 201]
+
+
+async def test_a_retry_after_the_second_upload_failed_does_not_upload_the_first_again(
+    db: Database, blobs: BlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
+) -> None:
+    dossier = numbered_dossier(5)
+    dossier["TaiLieuNop"].append({"TepDinhKemId": "f2", "TenTepDinhKem": "gxn.pdf", "MaThanhPhanHoSo": "GIAY_TO_KHAC"})
+    files = {}
+    for file_id in ("f1", "f2"):
+        files[file_id] = blobs.stage(1024 * 1024)
+        files[file_id].write(sample_pdf_bytes(f"{dossier['MaHoSo']} {file_id}"))
+        files[file_id].finish()
+    submission = Submission(raw=dossier, files=files)
+    try:
+        dossier_id = submit_dossier(db, submission, "test").receipt.id
+    finally:
+        submission.discard()
+    sandbox.faults(sequence=["ok", "error_500"], path_prefixes=[UPLOAD_PATH])  # the first upload, then a failure
+    await dispatcher(handler, db).run_until_idle()
+    assert dossier_row(db, dossier_id).delivery_state == "delivered"
+    with db.session() as session:
+        rows = {a.file_id: a.id for a in session.execute(select(Attachment)).scalars()}
+    trail = [(r["idempotency_key"], r["status"]) for r in sandbox.requests(UPLOAD_PATH, "POST")]
+    assert trail == [(Step(rows["f1"], UPLOAD).key, 201), (Step(rows["f2"], UPLOAD).key, 500),
+                     (Step(rows["f2"], UPLOAD).key, 201)]
+    [created] = sandbox.all_dossiers()
+    assert len(created["thanhPhanHoSo"]) == 2
 
 
 async def test_the_client_sends_a_file_the_caller_opened_and_leaves_it_open(

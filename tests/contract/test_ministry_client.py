@@ -348,11 +348,49 @@ async def test_unknown_dossier_is_permanent_not_found(ministry: MinistryClient) 
     assert caught.value.status == 404 and caught.value.code == "KHONG_TIM_THAY"
 
 
+async def test_read_dossier_gives_its_status_fields_and_every_file_supplements_included(
+    sandbox: SandboxHandle, ministry: MinistryClient, pdf: Path, tmp_path: Path
+) -> None:
+    created_id, body = await uploaded_dossier(ministry, pdf)
+    stored = await ministry.read_dossier(created_id)
+    [sent_file] = body["thanhPhanHoSo"][0]["tepTinIds"]
+    assert (stored.id, stored.ma_ho_so, stored.status) == (created_id, body["maHoSoTinh"], "CHO_TIEP_NHAN")
+    assert stored.created_at is not None and stored.created_at.utcoffset() is not None
+    assert stored.files == (("TK_1C", sent_file),)
+    assert stored.fields["doiTuong"] == body["doiTuong"] and stored.fields["ngayNop"] == body["ngayNop"]
+    assert "Nguyễn" not in repr(stored)  # the fields hold personal data: never in a log line
+    sandbox.officer(created_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu giấy tờ")
+    extra = await upload(ministry, pdf_file(tmp_path / "gxn.pdf", "GXN"), key="extra", component="GIAY_TO_KHAC")
+    await ministry.supplement(created_id, {"thanhPhanHoSo": [
+        {"maThanhPhan": "GIAY_TO_KHAC", "tenThanhPhan": "Giấy tờ khác", "tepTinIds": [extra.id]}],
+        "ghiChu": None}, idempotency_key="supp-1")
+    again = await ministry.read_dossier(created_id)
+    assert again.status == "DA_TIEP_NHAN"
+    assert again.files == (("TK_1C", sent_file), ("GIAY_TO_KHAC", extra.id))
+
+
+async def test_another_client_s_dossier_is_not_found_to_read_though_its_code_answers_409(
+    sandbox: SandboxHandle, ministry: MinistryClient, pdf: Path, tmp_path: Path
+) -> None:
+    async with MinistryClient(sandbox.base_url, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET) as other:
+        theirs, body = await uploaded_dossier(other, pdf, key="theirs")
+    ours = await upload(ministry, pdf_file(tmp_path / "ours.pdf", "ours"), key="ours-file")
+    taken = await ministry.create_dossier(
+        with_changes(body, thanhPhanHoSo=[{**body["thanhPhanHoSo"][0], "tepTinIds": [ours.id]}]),
+        idempotency_key="ours")
+    assert taken.already_existed and taken.id == theirs
+    with pytest.raises(PermanentMinistryError) as caught:
+        await ministry.read_dossier(theirs)
+    assert (caught.value.status, caught.value.code) == (404, "KHONG_TIM_THAY")
+
+
 async def test_the_client_cannot_be_made_to_call_the_lookup_import(
     sandbox: SandboxHandle, ministry: MinistryClient
 ) -> None:
     with pytest.raises(ValueError, match="tra-cuu"):
         await ministry.get_dossier("tra-cuu")
+    with pytest.raises(ValueError, match="tra-cuu"):
+        await ministry.read_dossier("tra-cuu")
     with pytest.raises(ValueError, match="tra-cuu"):
         await ministry.supplement("tra-cuu", {"thanhPhanHoSo": []}, idempotency_key="k")
     assert [r["path"] for r in sandbox.requests() if r["path"] != "/oauth2/token"] == []

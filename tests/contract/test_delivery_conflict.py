@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from adapters.ministry.client import CREATE_PATH, SUPPLEMENT_PATH, UPLOAD_PATH, MinistryClient
 from adapters.province.samples import sample_dossier
 from gateway.app import create_app
-from gateway.blobs import BlobStore
+from gateway.blobs.fs import FileBlobStore
 from gateway.cli import app as cli_app
 from gateway.db import Database, create_database
 from gateway.delivery.handlers import SUPPLEMENT, DeliverDossierHandler
@@ -62,7 +62,7 @@ def http(app_settings: Settings, db: Database) -> Iterator[TestClient]:
 
 @pytest.fixture
 def handler(app_settings: Settings, db: Database, ministry: MinistryClient) -> DeliverDossierHandler:
-    return DeliverDossierHandler(db, BlobStore(app_settings.blob_dir), ministry, notify=True)
+    return DeliverDossierHandler(db, FileBlobStore(app_settings.blob_dir), ministry, notify=True)
 
 
 def post(http: TestClient, dossier: dict[str, Any], files: dict[str, bytes]) -> int:

@@ -125,7 +125,7 @@ async def test_an_upload_before_a_failed_create_is_remembered_and_not_repeated(
 
 
 async def test_a_retry_after_the_second_upload_failed_does_not_upload_the_first_again(
-    db: Database, blobs: BlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
+    db: Database, blobs: FileBlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
 ) -> None:
     dossier = numbered_dossier(5)
     dossier["TaiLieuNop"].append({"TepDinhKemId": "f2", "TenTepDinhKem": "gxn.pdf", "MaThanhPhanHoSo": "GIAY_TO_KHAC"})

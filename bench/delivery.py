@@ -160,7 +160,7 @@ class Sample:
 
 def seed(database_url: str, blob_dir: Path, n: int) -> None:
     """Migrate, then queue ``n`` realistic dossiers (one small PDF each) through intake's own service function."""
-    from gateway.blobs import BlobStore
+    from gateway.blobs.fs import FileBlobStore
     from gateway.db import create_database
     from gateway.dossiers.receive import Submission
     from gateway.dossiers.service import submit_dossier
@@ -170,7 +170,7 @@ def seed(database_url: str, blob_dir: Path, n: int) -> None:
     configure_logging("json", "WARNING")  # as the gateway's processes run here: quiet
     upgrade(database_url)
     db = create_database(database_url)
-    blobs = BlobStore(blob_dir)
+    blobs = FileBlobStore(blob_dir)
     blobs.ensure()
     try:
         for number in range(1, n + 1):
@@ -194,7 +194,7 @@ def load_jobs(database_url: str, blob_dir: Path) -> list[Job]:
     from sqlalchemy import select
     from sqlmodel import col
 
-    from gateway.blobs import BlobStore
+    from gateway.blobs.fs import FileBlobStore
     from gateway.db import create_database
     from gateway.models import Attachment, Dossier, DossierRevision
     from mappings.canonical import dossier_from_json
@@ -203,7 +203,7 @@ def load_jobs(database_url: str, blob_dir: Path) -> list[Job]:
     from outbox.models import OutboxMessage
 
     db = create_database(database_url)
-    blobs = BlobStore(blob_dir)
+    blobs = FileBlobStore(blob_dir)
     jobs: list[Job] = []
     try:
         with db.session() as session:

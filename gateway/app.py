@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from gateway.admin.console import install_console
 from gateway.admin.endpoints import router as admin_api_router
-from gateway.blobs import BlobStore
+from gateway.blobs import create_blob_store
 from gateway.db import Database, create_database
 from gateway.death_notices.endpoints import router as notices_router
+from gateway.delivery.endpoints import router as conflicts_router
 from gateway.delivery.worker import Worker
 from gateway.dossiers.endpoints import router as dossiers_router
 from gateway.health.endpoints import router as health_router
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or create_database(settings.database_url)
         ensure_migrated(db.engine)
-        blobs = BlobStore(settings.blob_dir)
+        blobs = create_blob_store(settings, db)
         blobs.ensure()
         blobs.remove_stale_temp()
         app.state.database = db
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             else:
                 log.warning("delivery_disabled", reason="GATEWAY_MINISTRY_CLIENT_ID/SECRET unset: dossiers are "
                             "accepted and queued, nothing is delivered until they are set")
-        log.info("gateway_started", database=db.dialect, blob_dir=str(settings.blob_dir),
+        log.info("gateway_started", database=db.dialect, blob_store=blobs.kind, blob_dir=str(settings.blob_dir),
                  embedded_worker=worker_task is not None)
         try:
             yield
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(dossiers_router)
     app.include_router(admin_api_router)
     app.include_router(identity_router)
+    app.include_router(conflicts_router)
     app.include_router(notices_router)
     app.include_router(payments_router)
     install_console(app)

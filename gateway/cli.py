@@ -131,7 +131,7 @@ def worker(
     """Run the delivery dispatcher alone; any number may share one PostgreSQL."""
     import asyncio
 
-    from gateway.blobs import BlobStore
+    from gateway.blobs import create_blob_store
     from gateway.db import create_database
     from gateway.delivery.worker import run_standalone
 
@@ -143,7 +143,7 @@ def worker(
                   "must be set for the worker to deliver anything")
         raise typer.Exit(2)
     db = create_database(settings.database_url)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = create_blob_store(settings, db)
     try:
         asyncio.run(run_standalone(settings, db, blobs, concurrency or None))
     finally:
@@ -447,6 +447,7 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         ("national status", ministry.national_status), ("due", _when(found.due_at)),
         ("overdue", "yes" if found.overdue else "no"),
         ("decision", decision.model_dump(by_alias=True) if decision else None),
+        ("conflict", found.conflict.model_dump(by_alias=True) if found.conflict else None),
         ("created", _when(found.created_at)), ("updated", _when(found.updated_at)),
     ):
         head.add_row(label, _cell(value))
@@ -613,6 +614,7 @@ def purge(
     """
     from gateway.admin import service
     from gateway.admin.timespec import parse_duration
+    from gateway.blobs import create_blob_store
 
     settings = _settings()
     if older_than is None:
@@ -631,8 +633,10 @@ def purge(
                       f"{_age(age.total_seconds())} ago (dead messages are kept)")
             return
         count = service.purge(db, age, _actor())
+        collected = service.collect_blobs(db, create_blob_store(settings, db), _actor())
     out.print(f"purged {count} message(s) finished more than {_age(age.total_seconds())} ago "
               "(dead messages are kept)")
+    out.print(f"deleted {collected} attachment file(s) no dossier or death notice refers to")
 
 
 def main() -> None:

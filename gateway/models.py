@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +40,7 @@ class DeliveryState:
     FAILED = "failed"
     DEAD = "dead"
     HELD = "held"  # the population database disagrees: not delivered until corrected or released
+    CONFLICT = "conflict"  # the ministry holds other content under this MaHoSo (a 409): an administrator decides
 
 
 class RevisionState:
@@ -101,7 +103,8 @@ class Attachment(SQLModel, table=True):
     """One file of one revision; the bytes are in the blob store under ``sha256``."""
 
     __tablename__ = "attachment"
-    __table_args__ = (UniqueConstraint("revision_id", "file_id", name="uq_attachment_revision_file"),)
+    __table_args__ = (UniqueConstraint("revision_id", "file_id", name="uq_attachment_revision_file"),
+                      Index("ix_attachment_sha256", "sha256"))  # the blob garbage collector's question
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(32), primary_key=True))
     revision_id: str = Field(sa_column=Column(String(32), ForeignKey("dossier_revision.id"), nullable=False))
@@ -264,3 +267,32 @@ class PeerBudget(SQLModel, table=True):
     peer: str = Field(sa_column=Column(String(32), primary_key=True))
     tat: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # theoretical arrival time
     not_before: float = Field(default=0.0, sa_column=Column(Double, nullable=False))  # a Retry-After's end
+
+
+class Blob(SQLModel, table=True):
+    """Attachment bytes kept in the database (``GATEWAY_BLOB_STORE=postgresql``): one row per content.
+
+    Inserted in the transaction that writes all its ``blob_chunk`` rows, so a blob is visible whole or not
+    at all. ``used_at``: the last time an intake committed these bytes (the garbage collector spares blobs
+    used recently). Owned by ``gateway/blobs/postgresql.py``; the table exists on SQLite too, unused.
+    """
+
+    __tablename__ = "blob"
+    __table_args__ = (Index("ix_blob_used_at", "used_at"),)
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chunk_size: int = Field(sa_column=Column(Integer, nullable=False))  # every chunk's length but the last's
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    used_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class BlobChunk(SQLModel, table=True):
+    """Bytes ``seq × chunk_size`` onwards of a blob."""
+
+    __tablename__ = "blob_chunk"
+
+    sha256: str = Field(sa_column=Column(String(64), ForeignKey("blob.sha256", ondelete="CASCADE"),
+                                         primary_key=True))
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

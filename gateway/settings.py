@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/gateway.db"
     blob_dir: Path = Path("./var/blobs")
+    # Where attachments live (gateway/blobs/): files under blob_dir (one machine), or chunks in the PostgreSQL
+    # database (gateways on several machines); blob_dir then only stages what this machine receives.
+    blob_store: Literal["fs", "postgresql"] = "fs"
     ministry_base_url: str = "http://127.0.0.1:8001"
     ministry_client_id: str | None = None
     ministry_client_secret: SecretStr | None = None
@@ -163,6 +166,14 @@ class Settings(BaseSettings):
         if self.province_callback_url and not self.province_callback_secret:
             raise ValueError("GATEWAY_PROVINCE_CALLBACK_SECRET must be set when GATEWAY_PROVINCE_CALLBACK_URL is: "
                              "the province rejects unsigned callbacks")
+        return self
+
+    @model_validator(mode="after")
+    def _database_blobs_need_postgresql(self) -> Settings:
+        if self.blob_store == "postgresql" and not self.database_url.startswith("postgresql"):
+            raise ValueError("GATEWAY_BLOB_STORE=postgresql keeps attachments in the database, which must then be "
+                             "PostgreSQL (GATEWAY_DATABASE_URL=postgresql+psycopg://…); with SQLite use "
+                             "GATEWAY_BLOB_STORE=fs")
         return self
 
     @property

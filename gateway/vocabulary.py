@@ -14,8 +14,9 @@ from enum import StrEnum
 from mappings.identity import IdentityAction, IdentityOutcome
 from outbox.models import MessageState
 
-__all__ = ["CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "CallbackEvent", "DossierEventKind", "IdentityAction",
-           "IdentityOutcome", "MessageKind", "Peer", "callback_key", "dossier_code_of_key"]
+__all__ = ["CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "CallbackEvent", "ConflictAction", "ConflictReason",
+           "DossierEventKind", "IdentityAction", "IdentityOutcome", "MessageKind", "Peer", "callback_key",
+           "dossier_code_of_key"]
 
 
 class MessageKind(StrEnum):
@@ -54,6 +55,25 @@ class DossierEventKind(StrEnum):
     DECISION_CHECKED = "decision_checked"  # an approval's amount checked, its months owed computed
     BACK_PAYMENT_SENT = "back_payment_sent"  # the months owed posted to the ministry (truy lĩnh)
     BACK_PAYMENT_FAILED = "back_payment_failed"  # the ministry refused them (422 SAI_SO_TIEN): an officer looks
+    DELIVERY_CONFLICT = "delivery_conflict"  # a create's 409: the ministry holds other content; an admin decides
+    CONFLICT_RESOLVED = "conflict_resolved"  # an administrator accepted the ministry's copy, or had it compared again
+
+
+class ConflictReason(StrEnum):
+    """Why a revision whose create answered 409 waits for an administrator (delivery state ``conflict``): what the
+    ministry holds under its MaHoSo differs, and a supplement (bo-sung) cannot make it whole."""
+
+    FIELDS_DIFFER = "fields_differ"  # declared fields differ: bo-sung carries components, not fields
+    FILES_DIFFER = "files_differ"  # the ministry holds files this revision does not have: bo-sung cannot remove
+    NOT_SUPPLEMENTABLE = "not_supplementable"  # only files are missing, but the ministry is not in YEU_CAU_BO_SUNG
+    UNREADABLE = "unreadable"  # the ministry's dossier could not be read (404: another sender's)
+
+
+class ConflictAction(StrEnum):
+    """What an administrator does with a dossier in ``conflict``."""
+
+    ACCEPT = "accept"  # the ministry's copy stands: the revision is recorded delivered, knowingly
+    RETRY = "retry"  # deliver the revision again: compared afresh (a supplement once the ministry asks for more)
 
 
 class CallbackEvent(StrEnum):

@@ -62,7 +62,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         shutil.copyfile(sqlite_template, target)
         yield f"sqlite:///{target}"
         return
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    yield from _fresh_pg_database(request.getfixturevalue("pg_cluster"))
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database, for tests about PostgreSQL alone (mark them ``postgres``)."""
+    yield from _fresh_pg_database(pg_cluster)
+
+
+def _fresh_pg_database(cluster: PgCluster) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     dsn = f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres"
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -11,8 +11,10 @@ import asyncio
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +45,7 @@ from adapters.ministry.models import (
     ChangePage,
     CreatedDossier,
     StopResult,
+    StoredDossier,
     UploadedFile,
 )
 from adapters.ministry.transport import DEFAULT_TRANSPORT, TransportName, make_transport
@@ -139,48 +142,62 @@ class MinistryClient(PeerClient):
     async def upload_file(
         self,
         *,
-        path: Path,
         filename: str,
         content_type: str,
         component_code: str,
         sha256: str,
         idempotency_key: str,
+        path: Path | None = None,
         opened: BinaryIO | None = None,
+        size: int | None = None,
     ) -> UploadedFile:
-        """Upload one dossier component, streamed from ``path``; the file is never loaded whole.
+        """Upload one dossier component, streamed; the file is never loaded whole.
 
-        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. ``opened`` is
-        ``path`` already open for reading at its start (the caller keeps and closes it): the first
-        attempt sends it, sparing a trip to a thread to open the file. Raises OSError if the file
-        cannot be read (a local fault, not the ministry's), MinistryError on any failure of the exchange.
+        The bytes are ``opened``: an open binary stream at its start, readable and seekable (a local file, or
+        any reader such as the gateway's database-backed attachment stream), which the caller keeps and closes
+        (a repeat after a 401 rewinds it); else the file at ``path``, opened here for each attempt. ``size``:
+        the stream's length when the caller knows it, else measured (the file's size, or the stream's end). A
+        stream that is not an OS file is read in a thread of its own, about 256 KiB per trip, so that the event
+        loop never waits on its source; a local file is read inline, from the page cache, as httpx does.
+
+        ``sha256`` is the lowercase hex digest the ministry checks the bytes against. Raises OSError if the
+        bytes cannot be read (a local fault, not the ministry's), MinistryError on any failure of the exchange.
         """
         _check_key(idempotency_key)
         if not _SHA256.fullmatch(sha256):
             raise ValueError("sha256 must be 64 hex digits")
         if not component_code:
             raise ValueError("component_code is required")
+        if path is None and opened is None:
+            raise ValueError("give the bytes as path or opened")
         digest = sha256.lower()
         # Opened (and measured) before anything is sent, in one trip to a thread unless the caller opened
         # it; the first attempt sends it.
-        given = [] if opened is None else [opened]
         unused: list[BinaryIO] = []
         if opened is None:
-            file, size = await asyncio.to_thread(_open_measured, path)
+            assert path is not None
+            file, measured = await asyncio.to_thread(_open_measured, path)
             unused.append(file)
         else:
-            size = os.fstat(opened.fileno()).st_size
+            measured = size if size is not None else _measure(opened)
         name = sanitize_filename(filename, component_code=component_code, content_type=content_type)
+        fields = {"maThanhPhan": component_code, "sha256": digest}
+        attempts = 0
 
         @asynccontextmanager
         async def parts() -> AsyncIterator[dict[str, Any]]:
-            # Opened per attempt: a repeat after a 401 must send the bytes again from the start.
-            ours = not given
-            file = given.pop() if given else unused.pop() if unused else await asyncio.to_thread(path.open, "rb")
+            # Each attempt sends the bytes from the start: a repeat after a 401 must send them again whole.
+            nonlocal attempts
+            attempts += 1
+            if opened is not None:
+                file, ours = opened, False
+                if attempts > 1:
+                    opened.seek(0)
+            else:
+                assert path is not None
+                file, ours = (unused.pop() if unused else await asyncio.to_thread(path.open, "rb")), True
             try:
-                yield {
-                    "data": {"maThanhPhan": component_code, "sha256": digest},
-                    "files": {"tep": (name, file, content_type)},
-                }
+                yield _multipart_parts(fields, name, file, content_type)
             finally:
                 if ours:
                     file.close()
@@ -203,7 +220,7 @@ class MinistryClient(PeerClient):
             )
         answered_size = answer.get("kichThuoc")
         if not isinstance(answered_size, int) or isinstance(answered_size, bool):
-            answered_size = size
+            answered_size = measured
         return UploadedFile(
             id=_required_str(answer, "id", response),
             sha256=digest,
@@ -215,8 +232,8 @@ class MinistryClient(PeerClient):
     async def create_dossier(self, body: dict[str, Any], *, idempotency_key: str) -> CreatedDossier:
         """Create the dossier in the ministry's PENDING-RECEPTION queue (``cho-tiep-nhan``).
 
-        A 409 HO_SO_DA_TON_TAI is success: the dossier is there already, ``already_existed`` is
-        set and ``id`` is the existing one's.
+        A 409 HO_SO_DA_TON_TAI is not raised: a dossier with this code is there already, ``already_existed``
+        is set and ``id`` is the existing one's (whose content the caller compares: :meth:`read_dossier`).
         """
         _check_key(idempotency_key)
         response = await self._send(
@@ -271,10 +288,38 @@ class MinistryClient(PeerClient):
 
     async def get_dossier(self, ministry_id: str) -> dict[str, Any]:
         """The dossier as the ministry stores it, with ``trangThai`` and its history."""
+        return _json_object(await self._get_dossier(ministry_id))
+
+    async def read_dossier(self, ministry_id: str) -> StoredDossier:
+        """The dossier as the ministry stores it (§5), read for a comparison: its status, its fields, the
+        (component, file id) of each of its files. 404 KHONG_TIM_THAY (unknown, or another client's) is
+        permanent; components that are not objects with a ``tepTinIds`` list of ids make an unreadable answer."""
+        response = await self._get_dossier(ministry_id)
+        answer = _json_object(response)
+        components = answer.get("thanhPhanHoSo", [])
+        if not isinstance(components, list):
+            raise _invalid(response, "thanhPhanHoSo is not a list")
+        files: list[tuple[str, str]] = []
+        for component in components:
+            code = component.get("maThanhPhan") if isinstance(component, dict) else None
+            ids = component.get("tepTinIds") if isinstance(component, dict) else None
+            if not isinstance(code, str) or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise _invalid(response, "a thanhPhanHoSo entry without maThanhPhan and tepTinIds")
+            files.extend((code, file_id) for file_id in ids)
+        return StoredDossier(
+            id=_optional_str(answer, "id") or ministry_id,
+            ma_ho_so=_optional_str(answer, "maHoSoTinh"),
+            status=_optional_str(answer, "trangThai"),
+            created_at=_optional_datetime(answer, "ngayTao"),
+            fields=answer,
+            files=tuple(files),
+        )
+
+    async def _get_dossier(self, ministry_id: str) -> httpx.Response:
         response = await self._send("GET", DOSSIER_PATH.format(id=_id_segment(ministry_id)))
         if not response.is_success:
             raise classify(response)
-        return _json_object(response)
+        return response
 
     async def changes(self, after: str | None, limit: int = MAX_CHANGES_LIMIT) -> ChangePage:
         """One page of the change feed after the opaque cursor ``after`` (None: from the start)."""
@@ -403,6 +448,74 @@ def _open_measured(path: Path) -> tuple[BinaryIO, int]:
     except BaseException:
         file.close()
         raise
+
+
+def _measure(stream: BinaryIO) -> int:
+    """The length of a stream at its start: its file's size, or its end's offset (then back to the start)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not an OS file (io.UnsupportedOperation is both)
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+        return end
+
+
+def _is_os_file(stream: BinaryIO) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+# What one trip to the reading thread reads of a stream that is not an OS file.
+THREAD_READ_BYTES = 256 * 1024
+# Such streams are read by one thread of their own per process, whatever the number of uploads at once: the
+# reads wait on the stream's source (the database), not on each other; and each thread that handles large
+# buffers keeps an allocator arena of its own: with the default pool's threads, a 100 MiB upload from the
+# database store grew the gateway by ~2.5 MiB more (bench/memory.py).
+_stream_reader: list[ThreadPoolExecutor] = []
+_stream_reader_lock = threading.Lock()
+
+
+def _reading_thread() -> ThreadPoolExecutor:
+    with _stream_reader_lock:
+        if not _stream_reader:
+            _stream_reader.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-stream"))
+        return _stream_reader[0]
+
+
+def _multipart_parts(fields: dict[str, str], name: str, file: BinaryIO, content_type: str) -> dict[str, Any]:
+    """The request arguments of one upload: httpx's multipart encoding of ``fields`` and the file part."""
+    files = {"tep": (name, file, content_type)}
+    if _is_os_file(file):
+        return {"data": fields, "files": files}
+    # The same encoding, its bytes pulled in a worker thread: reading may wait on the stream's source.
+    encoded = httpx.Request("POST", "http://upload.invalid" + UPLOAD_PATH, data=fields, files=files)
+    headers = {"Content-Type": encoded.headers["Content-Type"]}
+    if "Content-Length" in encoded.headers:
+        headers["Content-Length"] = encoded.headers["Content-Length"]
+    return {"content": _read_in_thread(encoded.stream), "headers": headers}
+
+
+async def _read_in_thread(body: Any) -> AsyncIterator[bytes]:
+    """``body``'s chunks (a synchronous iterable), read ``THREAD_READ_BYTES`` at a time in the reading thread."""
+    chunks = iter(body)
+
+    def gather() -> list[bytes]:
+        taken: list[bytes] = []
+        total = 0
+        for chunk in chunks:
+            taken.append(chunk)
+            total += len(chunk)
+            if total >= THREAD_READ_BYTES:
+                break
+        return taken
+
+    loop = asyncio.get_running_loop()
+    while taken := await loop.run_in_executor(_reading_thread(), gather):
+        for chunk in taken:  # as httpx cut them (64 KiB): not joined, one copy fewer
+            yield chunk
 
 
 _static_parts = static_parts

@@ -37,6 +37,23 @@ class CreatedDossier:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDossier:
+    """A dossier as the ministry holds it (``GET /api/v1/ho-so/{id}``), read for a comparison with what was sent.
+
+    ``fields``: the answer as given (the submitted fields among the ministry's own: ``trangThai``, ``lichSu``…),
+    left out of ``repr`` as it holds personal data; ``files``: (``maThanhPhan``, file id) of every file of every
+    component, those added by supplements included.
+    """
+
+    id: str  # "HS-…"
+    ma_ho_so: str | None  # maHoSoTinh
+    status: str | None  # trangThai
+    created_at: datetime | None  # ngayTao
+    fields: dict[str, Any] = field(repr=False)
+    files: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ChangePage:
     """One page of the change feed. Store ``cursor`` only after ``changes`` are recorded."""
 

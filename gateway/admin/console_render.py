@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from gateway.admin.console_session import ConsoleUser
-from gateway.admin.reasons import label
+from gateway.admin.reasons import field_label, label
 from gateway.admin.timespec import format_duration
 from gateway.logging import mask_text
 from mappings.dates import VN_TZ
@@ -43,7 +43,7 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 _templates.filters.update(vn_time=vn_time, age=age, mask=mask_text)
-_templates.globals.update(label=label)
+_templates.globals.update(label=label, field_label=field_label)
 
 
 def root(request: Request) -> str:

@@ -1,6 +1,7 @@
 """The admin console's pages under ``/admin``: login and logout, the dashboard, the transaction log, one message,
-replay (one, or every message of a filter after a confirmation), the audit log, and the dossiers held by the
-identity check with their release (after a confirmation, with a reason).
+replay (one, or every message of a filter after a confirmation), the audit log, the dossiers held by the
+identity check with their release (after a confirmation, with a reason), and the dossiers whose ministry copy
+holds other content (delivery conflicts) with an administrator's decision (with a reason).
 
 Thin handlers over :mod:`gateway.admin.service`: read the query or form, call the service, render a template
 (:mod:`gateway.admin.console_render`). Pages show codes, states, dossier codes (MaHoSo) and error reasons only,
@@ -36,6 +37,9 @@ from gateway.admin.schemas import AttemptInfo, MessageDetail, MessageSummary
 from gateway.admin.service import REPLAYABLE, audit_log, bulk_replay, get_message, list_messages, replay, stats
 from gateway.auth import authenticate
 from gateway.db import Database
+from gateway.delivery.conflicts import conflicts as delivery_conflicts
+from gateway.delivery.conflicts import resolve as resolve_conflict
+from gateway.delivery.schemas import ConflictItem
 from gateway.deps import LocalWorker, get_database, get_settings
 from gateway.identity.service import mismatches as identity_mismatches
 from gateway.identity.service import release
@@ -43,7 +47,7 @@ from gateway.payments.service import adjustments as payment_adjustments
 from gateway.payments.service import decision_mismatches
 from gateway.problems import Problem
 from gateway.settings import Settings
-from gateway.vocabulary import MESSAGE_STATES, MessageKind, dossier_code_of_key
+from gateway.vocabulary import MESSAGE_STATES, ConflictAction, MessageKind, dossier_code_of_key
 from mappings.money import month_or_none
 from mappings.tables import ministry_status
 from outbox.models import MessageState
@@ -350,6 +354,51 @@ def release_held(request: Request, ma_ho_so: str, user: FormUser, db: Db,
 def _release_flash(query: Mapping[str, str]) -> str | None:
     code = query.get("released")
     return f"Đã chuyển hồ sơ {code} vào hàng đợi gửi sang Bộ (ghi nhận chưa khớp CSDL dân cư)." if code else None
+
+
+@router.get("/conflicts")
+def conflicts_page(request: Request, user: User, db: Db) -> HTMLResponse:
+    """The dossiers whose ministry copy holds other content: why (field paths, component codes), a decision each."""
+    found = delivery_conflicts(db, limit=PAGE_SIZE)
+    code, action = request.query_params.get("resolved"), request.query_params.get("action")
+    done = None
+    if code and action == ConflictAction.ACCEPT:
+        done = f"Đã ghi nhận hồ sơ {code} là đã chuyển (giữ bản ở Bộ)."
+    elif code and action == ConflictAction.RETRY:
+        done = f"Đã đưa hồ sơ {code} vào hàng đợi gửi lại để đối chiếu lại với Bộ."
+    return page(request, "conflicts.html", user=user, items=found.items, count=found.count, flash=done)
+
+
+def _conflict_of(db: Database, ma_ho_so: str) -> ConflictItem | None:
+    return next((c for c in delivery_conflicts(db, limit=10000).items if c.MaHoSo == ma_ho_so), None)
+
+
+@router.get("/conflicts/{ma_ho_so}")
+def conflict_confirm(request: Request, ma_ho_so: str, user: User, db: Db) -> HTMLResponse:
+    """The decision step: what differs, a reason to give, accept the ministry's copy or deliver again."""
+    item = _conflict_of(db, ma_ho_so)
+    return page(request, "conflict_confirm.html", user=user, item=item, ma_ho_so=ma_ho_so, error=None,
+                status=200 if item else 404)
+
+
+@router.post("/conflicts/{ma_ho_so}")
+def conflict_resolve(request: Request, ma_ho_so: str, user: FormUser, db: Db, settings: AppSettings,
+                     worker: LocalWorker, action: Annotated[str, Form(max_length=16)] = "",
+                     reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Accept the ministry's copy or deliver again (audited as the logged-in key's name)."""
+    try:
+        chosen = ConflictAction(action)
+        resolve_conflict(db, ma_ho_so, action=chosen, actor=user.actor, reason=reason,
+                         notify=settings.callbacks_configured)
+    except (ValueError, Problem) as exc:
+        status, error = ((exc.status, exc.errors[0].message if exc.errors else exc.detail) if isinstance(exc, Problem)
+                         else (422, "Hãy chọn Giữ bản ở Bộ hoặc Đối chiếu lại."))
+        return page(request, "conflict_confirm.html", user=user, item=_conflict_of(db, ma_ho_so), ma_ho_so=ma_ho_so,
+                    error=error, status=status)
+    if worker is not None and chosen == ConflictAction.RETRY:
+        worker.wake()
+    return RedirectResponse(f"{root(request)}/conflicts?{urlencode({'resolved': ma_ho_so, 'action': chosen.value})}",
+                            status_code=303)
 
 
 @router.get("/payments")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,10 @@ from gateway.admin.schemas import (
     MessageSummary,
     OutboxStats,
 )
+from gateway.blobs import GC_IDLE, BlobStore
 from gateway.db import Database
+from gateway.death_notices import repository as notices
+from gateway.dossiers import repository as dossiers
 from gateway.models import AuditEntry
 from gateway.vocabulary import callback_key
 from outbox import store
@@ -313,9 +316,10 @@ def purgeable_count(db: Database, older_than: timedelta) -> int:
 
 
 def purge(db: Database, older_than: timedelta, actor: str, *,
-          should_stop: Callable[[], bool] | None = None) -> int:
+          should_stop: Callable[[], bool] | None = None, blobs: BlobStore | None = None) -> int:
     """Delete done (and cancelled) messages finished before ``older_than`` ago, with their attempts, in batches
     (each with its audit entry); dead messages are never purged. ``should_stop()`` is asked between batches.
+    With ``blobs``, then collect that store's unreferenced attachments (:func:`collect_blobs`).
     Returns how many messages were deleted."""
     if older_than < timedelta(0):
         raise ValueError("older_than must not be negative")
@@ -341,4 +345,36 @@ def purge(db: Database, older_than: timedelta, actor: str, *,
         removed += deleted
     if removed:
         log.info("admin_action", action="purge", actor=actor, older_than_s=older_than.total_seconds(), count=removed)
+    if blobs is not None and (should_stop is None or not should_stop()):
+        collect_blobs(db, blobs, actor, should_stop=should_stop)
+    return removed
+
+
+def referenced_blobs(db: Database) -> Callable[[Collection[str]], set[str]]:
+    """The question the blob garbage collector asks: which of these digests does a live row still need?
+
+    An attachment row of any revision (rows are never deleted: delivered, pending, superseded or dead
+    alike) or a death notice's files. A pending or in-flight message needs blobs only through such rows
+    (its payload names a revision or a notice, never a digest), so it is covered by them.
+    """
+    def referenced(digests: Collection[str]) -> set[str]:
+        with db.session() as session:
+            needed = dossiers.referenced_blobs(session, digests)
+            rest = [d for d in digests if d not in needed]
+            return needed | notices.referenced_blobs(session, rest) if rest else needed
+
+    return referenced
+
+
+def collect_blobs(db: Database, blobs: BlobStore, actor: str, *, idle_for: timedelta = GC_IDLE,
+                  should_stop: Callable[[], bool] | None = None) -> int:
+    """Delete the attachment bytes no row needs (see :func:`referenced_blobs`) and unused for ``idle_for``
+    (bytes an intake committed just before writing its rows are never taken); audited when any went.
+    Returns how many blobs were deleted."""
+    removed = blobs.collect_garbage(referenced_blobs(db), idle_for=idle_for, should_stop=should_stop)
+    if removed:
+        with db.session(write=True) as session:
+            audit(session, actor, "collect_blobs", {"store": blobs.kind, "idle_for_s": idle_for.total_seconds()},
+                  {"deleted": removed})
+        log.info("admin_action", action="collect_blobs", actor=actor, store=blobs.kind, count=removed)
     return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -56,3 +57,15 @@ def set_step(session: Session, notice: DeathNotice, name: str, value: dict[str, 
     notice.updated_at = now
     session.add(notice)
     session.flush()
+
+
+def referenced_blobs(session: Session, digests: Collection[str]) -> set[str]:
+    """Those of ``digests`` that a notice's files name (read in pages: the files are a JSON list per notice)."""
+    wanted = set(digests)
+    found: set[str] = set()
+    if not wanted:
+        return found
+    rows = session.execute(select(DeathNotice.files).execution_options(yield_per=500))  # type: ignore[call-overload]
+    for files in rows.scalars():
+        found.update(f["sha256"] for f in files or () if isinstance(f, dict) and f.get("sha256") in wanted)
+    return found

@@ -62,7 +62,7 @@ def submit_notice(db: Database, submission: Submission, client_name: str) -> Not
     try:
         for blob in submission.files.values():
             blob.commit()
-    except OSError as exc:
+    except Exception as exc:  # the file system's OSError, or the database store's error
         if is_storage_full(exc):
             raise storage_full() from exc
         raise

@@ -1,16 +1,22 @@
 """Outbox handlers that deliver a dossier revision to the ministry.
 
 ``deliver_dossier``: upload each attachment (idempotency key per attachment row), then create the
-dossier in the PENDING-RECEPTION queue (idempotency key per revision); a 409 "already exists" is
-success. ``supplement_dossier``: when the ministry asked for more, upload the new components and
-send them through ``bo-sung``. Uploads already done are remembered, so a retry resumes.
+dossier in the PENDING-RECEPTION queue (idempotency key per revision). A 409 "already exists" is read
+back (``GET /api/v1/ho-so/{id}``) and compared with what was sent (:mod:`mappings.ministry_compare`):
+the same content is delivered; an older revision's content (its create reached the ministry, its answer
+lost, before a correction superseded it) that lacks only new files gets them through ``bo-sung`` when
+the ministry asks for more; anything else reads ``conflict`` until an administrator decides.
+``supplement_dossier``: when the ministry asked for more, upload the new components and send them
+through ``bo-sung``. Uploads already done are remembered, so a retry resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Coroutine
 from contextlib import suppress
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, TypeVar
 
 import structlog
@@ -18,7 +24,7 @@ from sqlmodel import Session
 
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.errors import MinistryError
-from adapters.ministry.models import CreatedDossier
+from adapters.ministry.models import CreatedDossier, StoredDossier
 from gateway.blobs import BlobStore
 from gateway.callbacks.events import announcement, callback
 from gateway.db import Database
@@ -26,13 +32,14 @@ from gateway.delivery.errors import translate
 from gateway.dossiers import repository
 from gateway.dossiers.repository import DeliveryJob, NewEvent, StoredFile, Uploaded
 from gateway.models import RevisionState
-from gateway.vocabulary import CallbackEvent, DossierEventKind, MessageKind, Peer
+from gateway.vocabulary import CallbackEvent, ConflictReason, DossierEventKind, MessageKind, Peer
 from gateway.workflow import Outcome, Step, finish_step
 from mappings.canonical import dossier_from_json
 from mappings.dates import to_iso
 from mappings.ministry import to_ministry_body, to_supplement_body
+from mappings.ministry_compare import Difference, compare_with_stored, province_path
 from mappings.statuses import PENDING_RECEPTION, SUPPLEMENT_REQUESTED
-from mappings.tables import national_status
+from mappings.tables import national_status, note_text
 from outbox import DeliveryError, Finish, Message, PermanentError
 from outbox.columns import utcnow
 
@@ -74,7 +81,7 @@ class _Base:
             for file in job.files:
                 if not file.ministry_file_id:
                     with suppress(FileNotFoundError, IsADirectoryError):
-                        opened[file.row_id] = self.blobs.path_for(file.sha256).open("rb")
+                        opened[file.row_id] = self.blobs.open(file.sha256)
         except BaseException:
             _close(opened)
             raise
@@ -93,16 +100,20 @@ class _Base:
             if file.ministry_file_id:
                 ids[file.file_id] = file.ministry_file_id
                 continue
-            path = self.blobs.path_for(file.sha256)
+            given = (opened or {}).get(file.row_id)
             try:
-                answer = await self.client.upload_file(
-                    path=path, filename=file.file_name, content_type=file.content_type,
-                    component_code=file.component_code, sha256=file.sha256,
-                    idempotency_key=Step(file.row_id, UPLOAD).key,
-                    opened=(opened or {}).get(file.row_id),
-                )
+                stream = given if given is not None else await asyncio.to_thread(self.blobs.open, file.sha256)
+                try:
+                    answer = await self.client.upload_file(
+                        opened=stream, filename=file.file_name, content_type=file.content_type,
+                        component_code=file.component_code, sha256=file.sha256,
+                        idempotency_key=Step(file.row_id, UPLOAD).key,
+                    )
+                finally:
+                    if given is None:
+                        stream.close()
             except (FileNotFoundError, IsADirectoryError):
-                # The client looks at the file before any request goes out.
+                # Found missing when opened, before any request goes out.
                 raise PermanentError("attachment bytes missing from the blob store",
                                      detail={"TepDinhKemId": file.file_id, "sha256": file.sha256}) from None
             except MinistryError as exc:
@@ -222,14 +233,32 @@ class DeliverDossierHandler(_Base):
             )
         uploaded: Uploaded = []
         note = message.payload.get("note")  # the identity check's word for the officer, if it had one
-        created, files = await self._remembering(uploaded, self._create(job, uploaded, opened, note))
+        created, sent = await self._remembering(uploaded, self._create(job, uploaded, opened, note))
+        if not created.already_existed:
+            return self._delivered(job, created, uploaded, sent)
+        # 409: the ministry holds a dossier with this MaHoSo. This revision (an earlier attempt's answer lost), an
+        # older one whose create got through unanswered before this one superseded it, or another sender's: never
+        # recorded as delivered before the ministry's copy is read and compared.
+        return await self._remembering(uploaded, self._existing(job, created, sent, uploaded, note))
+
+    def _delivered(self, job: DeliveryJob, created: CreatedDossier, uploaded: Uploaded, sent: _Sent, *,
+                   stored: StoredDossier | None = None, comparison: dict[str, Any] | None = None) -> Finish:
+        """The finish of a revision the ministry now holds: ``created`` by this attempt, or (``stored``) found
+        holding this revision's content after a 409."""
         # The ministry's own stamp of the arrival (``ngayTao``), on the same clock as its change feed: the
         # province orders DA_CHUYEN_BO and the officer's first move by these times, and an officer may act
         # before our answer arrives (the backfill benchmark saw DA_CHUYEN_BO stamped a second after the
         # reception when our clock was used). Without a usable stamp: when the answer came.
-        stamp = created.created_at
+        stamp = stored.created_at if stored is not None else created.created_at
         delivered_at = stamp if stamp is not None and stamp.tzinfo is not None else utcnow()
-        status = created.status if created.status and not created.already_existed else PENDING_RECEPTION
+        if stored is not None and stored.status:
+            status = stored.status
+        else:
+            status = created.status if created.status and not created.already_existed else PENDING_RECEPTION
+        detail: dict[str, Any] = {"ministry_id": created.id, "status": status,
+                                  "already_existed": created.already_existed, "files": len(sent.file_ids)}
+        if comparison is not None:
+            detail["comparison"] = comparison
 
         def finish(session: Session) -> None:
             # The step's outcome and the next step (DA_CHUYEN_BO to the province) in the transaction that
@@ -243,10 +272,8 @@ class DeliverDossierHandler(_Base):
             if not announced:  # else the reconciler saw the feed first and announced it
                 values["announced"] = True
             repository.mark_delivered(session, job, utcnow(), **values)
-            outcome = Outcome(events=[NewEvent(
-                job.dossier_id, DossierEventKind.DELIVERED, delivered_at, job.revision,
-                {"ministry_id": created.id, "status": status, "already_existed": created.already_existed,
-                 "files": files})])
+            outcome = Outcome(events=[NewEvent(job.dossier_id, DossierEventKind.DELIVERED, delivered_at, job.revision,
+                                               detail)])
             if not announced and self.notify:
                 outcome.then.append(announcement(job.ma_ho_so, created.id, job.dossier_id, delivered_at))
             finish_step(session, outcome)
@@ -256,18 +283,122 @@ class DeliverDossierHandler(_Base):
         return finish
 
     async def _create(self, job: DeliveryJob, uploaded: Uploaded, opened: dict[str, BinaryIO],
-                      note: str | None = None) -> tuple[CreatedDossier, int]:
-        """Upload the files, then create the dossier (``note`` in ``ghiChu``); (the ministry's answer, how many
-        files it holds)."""
+                      note: str | None = None) -> tuple[CreatedDossier, _Sent]:
+        """Upload the files, then create the dossier (``note`` in ``ghiChu``); (the ministry's answer, what was
+        sent)."""
         file_ids = await self._upload(job.files, uploaded, opened)
         body = to_ministry_body(dossier_from_json(job.content), file_ids, note=note)
         if body.get("ngayHenTra") is None and job.due_at is not None:
             body["ngayHenTra"] = to_iso(job.due_at)  # computed from the procedure's legal time at intake
         try:
             created = await self.client.create_dossier(body, idempotency_key=Step(job.revision_id, CREATE).key)
-            return created, len(file_ids)
+            return created, _Sent(body, file_ids)
         except MinistryError as exc:
             raise translate(exc) from exc
+
+    async def _existing(self, job: DeliveryJob, created: CreatedDossier, sent: _Sent, uploaded: Uploaded,
+                        note: str | None) -> Finish:
+        """After a 409: read the ministry's dossier and compare it with what was sent. The same content is delivered;
+        an older one that lacks only this revision's new files is supplemented when the ministry asks for more;
+        anything else waits for an administrator (``conflict``)."""
+        try:
+            stored = await self.client.read_dossier(created.id)
+        except MinistryError as exc:
+            if exc.transient:
+                raise translate(exc) from exc
+            return self._conflict(job, created.id, None, ConflictReason.UNREADABLE, None, uploaded, note,
+                                  readable=False)
+        known = await asyncio.to_thread(self._uploads_of, job.dossier_id)
+        known.update({sent.file_ids[f.file_id]: f.sha256 for f in job.files if f.file_id in sent.file_ids})
+        difference = compare_with_stored(sent.body, stored.fields, [(f.component_code, f.sha256) for f in job.files],
+                                         stored.files, known)
+        if difference.same:
+            return self._delivered(job, created, uploaded, sent, stored=stored, comparison=difference.summary())
+        if difference.only_missing_files and stored.status == SUPPLEMENT_REQUESTED:
+            return await self._supplement_missing(job, stored, difference, sent, uploaded)
+        reason = (ConflictReason.FIELDS_DIFFER if difference.fields else
+                  ConflictReason.FILES_DIFFER if difference.extra else ConflictReason.NOT_SUPPLEMENTABLE)
+        return self._conflict(job, stored.id, stored.status, reason, difference, uploaded, note)
+
+    def _uploads_of(self, dossier_id: str) -> dict[str, str]:
+        with self.db.session() as session:
+            return repository.uploads_of(session, dossier_id)
+
+    async def _supplement_missing(self, job: DeliveryJob, stored: StoredDossier, difference: Difference, sent: _Sent,
+                                  uploaded: Uploaded) -> Finish:
+        """Send, through ``bo-sung``, this revision's files the ministry's copy lacks (uploaded already by this
+        attempt); the revision is then delivered."""
+        wanted = Counter(difference.missing)
+        files: list[StoredFile] = []
+        for file in job.files:
+            if wanted[(file.component_code, file.sha256)] > 0:
+                wanted[(file.component_code, file.sha256)] -= 1
+                files.append(file)
+        chosen = {f.file_id for f in files}
+        components = sorted({f.component_code for f in files})
+        dossier = dossier_from_json(job.content)
+        only = replace(dossier, documents=tuple(d for d in dossier.documents if d.file_id in chosen))
+        body = to_supplement_body(only, sent.file_ids, components)
+        try:
+            answer = await self.client.supplement(stored.id, body,
+                                                  idempotency_key=Step(job.revision_id, SUPPLEMENT).key)
+        except MinistryError as exc:
+            raise translate(exc) from exc
+        after = answer.get("trangThai") if isinstance(answer.get("trangThai"), str) else None
+        stamp = stored.created_at
+        arrived_at = stamp if stamp is not None and stamp.tzinfo is not None else utcnow()
+
+        def finish(session: Session) -> None:
+            now = utcnow()
+            repository.record_uploads(session, uploaded)
+            ministry_status, announced = repository.lock_announcement(session, job.dossier_id)
+            values: dict[str, Any] = {"ministry_id": stored.id}
+            if ministry_status is None and after:
+                values.update(ministry_status=after, national_status=national_status(after))
+            if not announced:
+                values["announced"] = True
+            repository.mark_delivered(session, job, now, **values)
+            outcome = Outcome(events=[NewEvent(
+                job.dossier_id, DossierEventKind.SUPPLEMENT_DELIVERED, now, job.revision,
+                {"components": components, "ministry_id": stored.id, "already_existed": True,
+                 "comparison": difference.summary()})])
+            if not announced and self.notify:
+                outcome.then.append(announcement(job.ma_ho_so, stored.id, job.dossier_id, arrived_at))
+            finish_step(session, outcome)
+            log.info("dossier_supplemented_after_conflict", ma_ho_so=job.ma_ho_so, revision=job.revision,
+                     ministry_id=stored.id, components=components)
+
+        return finish
+
+    def _conflict(self, job: DeliveryJob, ministry_id: str, status: str | None, reason: ConflictReason,
+                  difference: Difference | None, uploaded: Uploaded, note: str | None, *,
+                  readable: bool = True) -> Finish:
+        """The ministry holds other content and no supplement can make it whole: the dossier reads ``conflict``,
+        the history says why (names only), the province hears it (LOI_DONG_BO), an administrator decides."""
+        detail: dict[str, Any] = {"reason": reason.value, "ministry_id": ministry_id, "status": status,
+                                  "comparison": difference.summary() if difference is not None else None}
+        if note:
+            detail["note"] = note  # an administrator's retry sends the same body again (same idempotency key)
+        text = conflict_text(job.revision, reason, difference, status)
+
+        def finish(session: Session) -> None:
+            now = utcnow()
+            repository.record_uploads(session, uploaded)
+            repository.mark_conflict(session, job.dossier_id, ministry_id=ministry_id if readable else None,
+                                     ministry_status=status,
+                                     national_status=national_status(status) if status else None)
+            outcome = Outcome(events=[NewEvent(job.dossier_id, DossierEventKind.DELIVERY_CONFLICT, now, job.revision,
+                                               detail)])
+            subject = repository.callback_subject(session, job.dossier_id)
+            if subject is not None and self.notify:
+                outcome.then.append(callback(job.ma_ho_so, subject.ministry_id, CallbackEvent.SYNC_FAILED, at=now,
+                                             ministry_status=subject.ministry_status, text=text))
+            finish_step(session, outcome)
+            log.warning("delivery_conflict", ma_ho_so=job.ma_ho_so, revision=job.revision, ministry_id=ministry_id,
+                        reason=reason.value, status=status,
+                        fields=list(difference.fields) if difference is not None else [])
+
+        return finish
 
 
 class SupplementDossierHandler(_Base):
@@ -297,3 +428,22 @@ def failure_text(error: DeliveryError) -> str:
     reasons = "; ".join(f"{d.get('truong')}: {d.get('thongDiep')}" for d in details if isinstance(d, dict))
     head = (error.detail or {}).get("thongDiep") or error.message
     return f"{head} ({reasons})" if reasons else str(head)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A create as sent: its body, and the ministry file id of each of its files by ``TepDinhKemId``."""
+
+    body: dict[str, Any]
+    file_ids: dict[str, str]
+
+
+def conflict_text(revision: int, reason: ConflictReason, difference: Difference | None, status: str | None) -> str:
+    """The province's ``NoiDung`` for a dossier in ``conflict``: what differs, in the province's field paths and
+    component codes (never a value)."""
+    summary = difference.summary() if difference is not None else {}
+    fields = ", ".join(province_path(p) for p in summary.get("fields", []))
+    components = ", ".join(sorted(set(summary.get("extra" if reason == ConflictReason.FILES_DIFFER else "missing",
+                                                  []))))
+    what = note_text(f"conflict_{reason.value}", fields=fields, components=components, status=status or "?")
+    return note_text("delivery_conflict", revision=revision, difference=what)

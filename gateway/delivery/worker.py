@@ -66,6 +66,7 @@ class Worker:
             slots=DatabaseSlots(db, Peer.MINISTRY),
         )
         self.db = db
+        self.blobs = blobs  # its unreferenced attachments are collected with the retention purge
         self.retention_days = settings.retention_days
         self.retention_interval_s = settings.retention_interval_s
         self._stopping = asyncio.Event()
@@ -173,7 +174,7 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 removed = await asyncio.to_thread(purge, self.db, older_than, RETENTION_ACTOR,
-                                                  should_stop=self._stopping.is_set)
+                                                  should_stop=self._stopping.is_set, blobs=self.blobs)
                 RETENTION_PURGED.inc(removed)
             except Exception:
                 log.exception("retention_purge_failed", retry_in_s=self.retention_interval_s)

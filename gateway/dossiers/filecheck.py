@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -173,9 +174,11 @@ def jpeg_dimensions(handle: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def image_dimensions(path: Path, content_type: str) -> tuple[int, int] | None:
-    """The declared dimensions of a PNG or JPEG file, read from its header only."""
-    with open(path, "rb") as handle:
+def image_dimensions(source: Path | BinaryIO, content_type: str) -> tuple[int, int] | None:
+    """The declared dimensions of a PNG or JPEG file (a path, or a seekable binary stream), read from its
+    header only."""
+    with _opened(source) as handle:
+        handle.seek(0)
         if content_type == "image/png":
             return png_dimensions(handle.read(24))
         if content_type == "image/jpeg":
@@ -183,26 +186,38 @@ def image_dimensions(path: Path, content_type: str) -> tuple[int, int] | None:
     return None
 
 
-def _chunks(path: Path) -> Iterable[bytes]:
-    with open(path, "rb") as handle:
+@contextmanager
+def _opened(source: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """``source`` itself when it is a stream (left open: the caller's), else the file at that path, opened."""
+    if isinstance(source, Path):
+        with open(source, "rb") as handle:
+            yield handle
+    else:
+        yield source
+
+
+def _chunks(source: Path | BinaryIO) -> Iterator[bytes]:
+    with _opened(source) as handle:
+        handle.seek(0)
         while chunk := handle.read(CHUNK_BYTES):
             yield chunk
 
 
-def check_file(path: Path, content_type: str | None, *, refuse_active_pdf: bool,
+def check_file(source: Path | BinaryIO, content_type: str | None, *, refuse_active_pdf: bool,
                max_image_pixels: int) -> FileFault | None:
-    """Why the file at ``path`` (of the sniffed ``content_type``) must be refused, or None.
+    """Why the file (a path, or a seekable binary stream read from its start) of the sniffed ``content_type``
+    must be refused, or None.
 
     A PDF naming active content is refused when ``refuse_active_pdf``; a PNG or JPEG declaring
     more than ``max_image_pixels`` pixels is refused. A header that cannot be read is left to the
     type check (which already accepted the file's signature).
     """
     if content_type == "application/pdf":
-        if refuse_active_pdf and (found := find_active_pdf_content(_chunks(path))) is not None:
+        if refuse_active_pdf and (found := find_active_pdf_content(_chunks(source))) is not None:
             return FileFault(ACTIVE_CONTENT, {"found": found})
         return None
     if content_type in ("image/png", "image/jpeg"):
-        dimensions = image_dimensions(path, content_type)
+        dimensions = image_dimensions(source, content_type)
         if dimensions is not None and dimensions[0] * dimensions[1] > max_image_pixels:
             width, height = dimensions
             return FileFault(IMAGE_TOO_LARGE, {"width": width, "height": height, "limit": max_image_pixels})

@@ -247,8 +247,9 @@ def _check_types(submission: Submission, settings: Settings) -> None:
         raise Problem(415, "unsupported_file_type", "Chỉ nhận tệp PDF, JPEG hoặc PNG.", errors=faults)
     content_faults = []
     for fid, blob in submission.files.items():
-        fault = check_file(blob.temp_path, blob.content_type, refuse_active_pdf=settings.refuse_active_pdf,
-                           max_image_pixels=settings.max_image_pixels)
+        with blob.open_staged() as staged:
+            fault = check_file(staged, blob.content_type, refuse_active_pdf=settings.refuse_active_pdf,
+                               max_image_pixels=settings.max_image_pixels)
         if fault is not None:
             content_faults.append(FieldError(where(fid), fault.code, error_message(fault.code, file_id=fid,
                                                                                    **fault.params)))

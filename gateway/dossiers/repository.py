@@ -251,6 +251,21 @@ def mark_held(session: Session, dossier_id: str) -> None:
          {"p_id": dossier_id, "p_state": DeliveryState.HELD, "p_now": utcnow()})
 
 
+def mark_conflict(session: Session, dossier_id: str, *, ministry_id: str | None, ministry_status: str | None,
+                  national_status: int | None) -> None:
+    """The ministry holds other content under an undelivered dossier's code: it reads ``conflict`` until an
+    administrator decides. ``ministry_id`` (when the ministry's dossier is ours to read) is recorded; the status only
+    when the change feed has not told one yet."""
+    _run(session, _statements().set_conflict, {
+        "p_id": dossier_id, "p_state": DeliveryState.CONFLICT, "p_now": utcnow(), "p_ministry_id": ministry_id,
+        "p_status": ministry_status, "p_national": national_status})
+
+
+def uploads_of(session: Session, dossier_id: str) -> dict[str, str]:
+    """Ministry file id → SHA-256 of every upload recorded for the dossier, whichever revision it was for."""
+    return {file_id: digest for file_id, digest in _run(session, _statements().uploads_of, {"p_id": dossier_id})}
+
+
 def mark_queued(session: Session, dossier_id: str) -> None:
     """An undelivered dossier is on its way again (a held one released): it reads ``queued``."""
     _run(session, _statements().set_state_undelivered,
@@ -294,6 +309,15 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
     items = sorted(values)
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
+
+
+def referenced_blobs(session: Session, digests: Iterable[str]) -> set[str]:
+    """Those of ``digests`` that an attachment row (of any revision, delivered or not) names."""
+    found: set[str] = set()
+    for chunk in _chunks(digests):
+        found.update(str(d) for d in session.execute(
+            select(_A.c.sha256).where(_A.c.sha256.in_(chunk)).distinct()).scalars())
+    return found
 
 
 def lock_for_feed(session: Session, ministry_ids: set[str],
@@ -389,6 +413,28 @@ def count_overdue(session: Session, now: datetime) -> int:
     return int(_run(session, query).scalar_one())
 
 
+def latest_event(session: Session, dossier_id: str, kind: str) -> DossierEvent | None:
+    """The dossier's latest event of ``kind``, if any."""
+    return session.execute(select(DossierEvent).where(_E.c.dossier_id == dossier_id, _E.c.kind == kind)
+                           .order_by(_E.c.id.desc()).limit(1)).scalars().first()
+
+
+def in_conflict(session: Session, *, limit: int, offset: int) -> tuple[int, list[tuple[Dossier, DossierEvent | None]]]:
+    """(how many, one page of) the dossiers in delivery state ``conflict``, latest first, each with its latest
+    ``delivery_conflict`` event (which says why)."""
+    condition = _D.c.delivery_state == DeliveryState.CONFLICT
+    total = session.execute(select(func.count()).select_from(_D).where(condition)).scalar_one()
+    rows = list(session.execute(select(Dossier).where(condition).order_by(_D.c.updated_at.desc(), _D.c.id)
+                                .limit(limit).offset(offset)).scalars())
+    latest: dict[str, DossierEvent] = {}
+    for chunk in _chunks(row.id for row in rows):
+        for event in session.execute(select(DossierEvent).where(
+                _E.c.dossier_id.in_(chunk), _E.c.kind == DossierEventKind.DELIVERY_CONFLICT).order_by(_E.c.id)
+                ).scalars():
+            latest[event.dossier_id] = event
+    return int(total), [(row, latest.get(row.id)) for row in rows]
+
+
 def events_of_kind(session: Session, kind: str, *, limit: int) -> list[tuple[str, DossierEvent]]:
     """The latest ``limit`` events of ``kind`` with their dossier's code, newest first."""
     query = (select(_D.c.ma_ho_so, DossierEvent).join(_D, _D.c.id == _E.c.dossier_id)
@@ -417,6 +463,8 @@ class _Statements:
     set_state_undelivered: Any
     delivered_files: Any
     subject: Any
+    set_conflict: Any
+    uploads_of: Any
 
 
 def _p(name: str, kind: Any = None) -> Any:
@@ -460,6 +508,13 @@ def _statements() -> _Statements:
         .select_from(_A.join(_R, _R.c.id == _A.c.revision_id))
         .where(_R.c.dossier_id == p_id, _R.c.revision <= p_revision, _R.c.state == RevisionState.DELIVERED),
         subject=select(_D.c.ma_ho_so, _D.c.ministry_id, _D.c.ministry_status).where(_D.c.id == p_id),
+        set_conflict=update(_D).where(_D.c.id == p_id, _D.c.delivered_revision.is_(None)).values(
+            delivery_state=_p("p_state", String), updated_at=_p("p_now", UTCDateTime),
+            ministry_id=func.coalesce(_p("p_ministry_id", String), _D.c.ministry_id),
+            ministry_status=func.coalesce(_D.c.ministry_status, _p("p_status", String)),
+            national_status=func.coalesce(_D.c.national_status, _p("p_national", Integer))),
+        uploads_of=select(_A.c.ministry_file_id, _A.c.sha256).select_from(_A.join(_R, _R.c.id == _A.c.revision_id))
+        .where(_R.c.dossier_id == p_id, _A.c.ministry_file_id.is_not(None)),
     )
 
 

@@ -27,7 +27,8 @@ class DossierReceipt(_Schema):
     id: str
     ma_ho_so: str = Field(alias="MaHoSo")
     revision: int
-    state: str = Field(description="queued, delivering, delivered, failed or dead")
+    state: str = Field(description="queued, delivering, delivered, failed, dead, held (identity check) or conflict "
+                                   "(the ministry holds other content under this MaHoSo)")
     links: Links
 
 
@@ -69,6 +70,33 @@ class Decision(_Schema):
     first_month: str | None = Field(alias="firstMonth", description="YYYY-MM")
 
 
+class ConflictState(_Schema):
+    """Why the latest revision waits for an administrator (delivery state ``conflict``): its create answered 409 and
+    the ministry's dossier under this MaHoSo holds other content. Names only, never values."""
+
+    revision: int
+    reason: str = Field(description="fields_differ, files_differ, not_supplementable or unreadable")
+    ministry_id: str | None = Field(alias="ministryId", description="the ministry's dossier that answered 409")
+    ministry_status: str | None = Field(alias="ministryStatus", description="its trangThai when it was read")
+    fields: list[str] = Field(default_factory=list,
+                              description="the ministry body's field paths that differ (doiTuong.hoTen …)")
+    missing: list[str] = Field(default_factory=list,
+                               description="component codes of this revision's files the ministry lacks")
+    extra: list[str] = Field(default_factory=list,
+                             description="component codes of files the ministry holds that this revision lacks")
+    at: str
+
+    @classmethod
+    def of(cls, revision: int | None, detail: dict[str, Any] | None, at: str) -> ConflictState:
+        """From a ``delivery_conflict`` event's revision, detail and time."""
+        detail = detail or {}
+        comparison = detail.get("comparison") or {}
+        return cls(revision=revision or 0, reason=str(detail.get("reason") or ""),
+                   ministry_id=detail.get("ministry_id"), ministry_status=detail.get("status"),
+                   fields=list(comparison.get("fields") or []), missing=list(comparison.get("missing") or []),
+                   extra=list(comparison.get("extra") or []), at=at)
+
+
 class DossierDetail(DossierReceipt):
     """The dossier as the gateway holds it."""
 
@@ -80,6 +108,9 @@ class DossierDetail(DossierReceipt):
     updated_at: str = Field(alias="updatedAt")
     content: dict[str, Any]
     identity: IdentityState = Field(description="the latest revision's check against the population database")
+    conflict: ConflictState | None = Field(default=None,
+                                           description="while the state is conflict: what the ministry holds "
+                                                       "differently, and why no supplement could fix it")
     attachments: list[AttachmentInfo]
     history: list[HistoryEntry]
 

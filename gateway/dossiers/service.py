@@ -15,6 +15,7 @@ from gateway.dossiers import repository
 from gateway.dossiers.receive import Submission, storage_full
 from gateway.dossiers.schemas import (
     AttachmentInfo,
+    ConflictState,
     Decision,
     DossierDetail,
     DossierList,
@@ -26,9 +27,9 @@ from gateway.dossiers.schemas import (
 )
 from gateway.identity import repository as identity
 from gateway.identity.schemas import IdentityState
-from gateway.models import DeliveryState, Dossier
+from gateway.models import DeliveryState, Dossier, DossierEvent
 from gateway.problems import Problem
-from gateway.vocabulary import MessageKind
+from gateway.vocabulary import DossierEventKind, MessageKind
 from mappings.calendar import add_working_days
 from mappings.canonical import dossier_to_json, fingerprint
 from mappings.model import Dossier as DomainDossier
@@ -78,7 +79,7 @@ def submit_dossier(db: Database, submission: Submission, client_name: str, *,
     try:
         for blob in submission.files.values():
             blob.commit()
-    except OSError as exc:
+    except Exception as exc:  # the file system's OSError, or the database store's error
         if is_storage_full(exc):
             raise storage_full() from exc
         raise
@@ -155,12 +156,21 @@ def get_dossier(db: Database, code: str, *, identity_configured: bool = False) -
         content=found.revision.content,
         identity=IdentityState.of(check, configured=identity_configured,
                                   delivered=(row.delivered_revision or 0) >= row.current_revision),
+        conflict=_conflict(row, found.events),
         attachments=[AttachmentInfo(TepDinhKemId=a.file_id, TenTepDinhKem=a.file_name,
                                     MaThanhPhanHoSo=a.component_code, content_type=a.content_type, size=a.size,
                                     sha256=a.sha256) for a in found.attachments],
         history=[HistoryEntry(at=e.at.isoformat(), event=e.kind, revision=e.revision, detail=e.detail, note=e.note)
                  for e in found.events],
     )
+
+
+def _conflict(row: Dossier, events: list[DossierEvent]) -> ConflictState | None:
+    """While the dossier reads ``conflict``: its latest ``delivery_conflict`` event, which says why."""
+    if row.delivery_state != DeliveryState.CONFLICT:
+        return None
+    latest = next((e for e in reversed(events) if e.kind == DossierEventKind.DELIVERY_CONFLICT), None)
+    return None if latest is None else ConflictState.of(latest.revision, latest.detail, latest.at.isoformat())
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -56,7 +56,7 @@ def readiness(db: Database, blobs: BlobStore, circuit: str = "unknown",
     except SQLAlchemyError as exc:
         components["database"] = {"status": "unavailable", "detail": exc.__class__.__name__}
     writable = blobs.check_writable()
-    components["blob_store"] = {"status": "ok" if writable else "not_writable"}
+    components["blob_store"] = {"status": "ok" if writable else "not_writable", "kind": blobs.kind}
     components["ministry"] = {"circuit": circuit}
     if population is not None:
         components["population"] = {"circuit": population}

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from adapters.ministry.client import UPLOAD_PATH, MinistryClient
 from adapters.province.samples import numbered_dossier, sample_pdf_bytes
-from gateway.blobs import BlobStore
+from gateway.blobs.fs import FileBlobStore
 from gateway.callbacks.events import ANNOUNCE
 from gateway.db import Database, create_database
-from gateway.delivery.handlers import CREATE, DeliverDossierHandler
+from gateway.delivery.handlers import CREATE, UPLOAD, DeliverDossierHandler
 from gateway.dossiers.receive import Submission
 from gateway.dossiers.service import submit_dossier
 from gateway.models import Attachment, Dossier, DossierRevision, RevisionState
@@ -40,18 +40,18 @@ def db(db_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    store_ = BlobStore(tmp_path / "blobs")
+def blobs(tmp_path: Path) -> FileBlobStore:
+    store_ = FileBlobStore(tmp_path / "blobs")
     store_.ensure()
     return store_
 
 
 @pytest.fixture
-async def handler(db: Database, blobs: BlobStore, ministry: MinistryClient) -> AsyncIterator[DeliverDossierHandler]:
+async def handler(db: Database, blobs: FileBlobStore, ministry: MinistryClient) -> AsyncIterator[DeliverDossierHandler]:
     yield DeliverDossierHandler(db, blobs, ministry)
 
 
-def queue(db: Database, blobs: BlobStore, number: int, **overrides: Any) -> str:
+def queue(db: Database, blobs: FileBlobStore, number: int, **overrides: Any) -> str:
     """A dossier with one PDF, stored as intake stores it (revision, attachment, outbox message); its id."""
     dossier = numbered_dossier(number)
     dossier.update(overrides)
@@ -80,7 +80,7 @@ def dispatcher(handler: DeliverDossierHandler, db: Database) -> Dispatcher:
 
 
 async def test_a_first_delivery_reads_delivering_once_claimed_but_not_a_superseded_revision(
-    db: Database, blobs: BlobStore, handler: DeliverDossierHandler
+    db: Database, blobs: FileBlobStore, handler: DeliverDossierHandler
 ) -> None:
     first, superseded = queue(db, blobs, 1), queue(db, blobs, 2)
     with db.session(write=True) as session:
@@ -94,7 +94,7 @@ async def test_a_first_delivery_reads_delivering_once_claimed_but_not_a_supersed
 
 
 async def test_a_file_missing_from_the_blob_store_goes_dead_without_any_upload(
-    db: Database, blobs: BlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
+    db: Database, blobs: FileBlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
 ) -> None:
     dossier_id = queue(db, blobs, 3)
     with db.session() as session:
@@ -110,7 +110,7 @@ async def test_a_file_missing_from_the_blob_store_goes_dead_without_any_upload(
 
 
 async def test_an_upload_before_a_failed_create_is_remembered_and_not_repeated(
-    db: Database, blobs: BlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
+    db: Database, blobs: FileBlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
 ) -> None:
     dossier_id = queue(db, blobs, 4)
     sandbox.faults(fail_next=1, status=503, path_prefixes=[CREATE_PATH])
@@ -122,6 +122,33 @@ async def test_an_upload_before_a_failed_create_is_remembered_and_not_repeated(
     uploads = sandbox.requests(UPLOAD_PATH)
     assert len(uploads) == 1 and recorded
     assert [r["status"] for r in sandbox.requests(CREATE_PATH)] == [503, 201]
+
+
+async def test_a_retry_after_the_second_upload_failed_does_not_upload_the_first_again(
+    db: Database, blobs: FileBlobStore, handler: DeliverDossierHandler, sandbox: SandboxHandle
+) -> None:
+    dossier = numbered_dossier(5)
+    dossier["TaiLieuNop"].append({"TepDinhKemId": "f2", "TenTepDinhKem": "gxn.pdf", "MaThanhPhanHoSo": "GIAY_TO_KHAC"})
+    files = {}
+    for file_id in ("f1", "f2"):
+        files[file_id] = blobs.stage(1024 * 1024)
+        files[file_id].write(sample_pdf_bytes(f"{dossier['MaHoSo']} {file_id}"))
+        files[file_id].finish()
+    submission = Submission(raw=dossier, files=files)
+    try:
+        dossier_id = submit_dossier(db, submission, "test").receipt.id
+    finally:
+        submission.discard()
+    sandbox.faults(sequence=["ok", "error_500"], path_prefixes=[UPLOAD_PATH])  # the first upload, then a failure
+    await dispatcher(handler, db).run_until_idle()
+    assert dossier_row(db, dossier_id).delivery_state == "delivered"
+    with db.session() as session:
+        rows = {a.file_id: a.id for a in session.execute(select(Attachment)).scalars()}
+    trail = [(r["idempotency_key"], r["status"]) for r in sandbox.requests(UPLOAD_PATH, "POST")]
+    assert trail == [(Step(rows["f1"], UPLOAD).key, 201), (Step(rows["f2"], UPLOAD).key, 500),
+                     (Step(rows["f2"], UPLOAD).key, 201)]
+    [created] = sandbox.all_dossiers()
+    assert len(created["thanhPhanHoSo"]) == 2
 
 
 async def test_the_client_sends_a_file_the_caller_opened_and_leaves_it_open(
@@ -142,7 +169,7 @@ async def test_the_client_sends_a_file_the_caller_opened_and_leaves_it_open(
 
 
 async def test_a_delivery_finishes_its_step_with_the_announcement_keyed_by_the_workflow(
-    db: Database, blobs: BlobStore, ministry: MinistryClient, sandbox: SandboxHandle
+    db: Database, blobs: FileBlobStore, ministry: MinistryClient, sandbox: SandboxHandle
 ) -> None:
     """The step pattern: the delivered event and the DA_CHUYEN_BO callback come in the transaction that ends
     the delivery, the callback's EventId derived from the dossier and the step, the ministry's keys from the

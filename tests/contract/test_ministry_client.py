@@ -7,6 +7,8 @@ sends, how many times, and how it classifies every answer (or the lack of one).
 from __future__ import annotations
 
 import asyncio
+import io
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,39 @@ async def test_an_upload_refused_for_its_token_is_sent_again_whole(
     ]
 
 
+class _ThreadNotingStream(io.BytesIO):
+    """A stream that is no OS file (like the database store's), noting the threads that read it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.readers: set[int] = set()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.readers.add(threading.get_ident())
+        return super().read(size)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_upload_from_a_stream_is_read_off_the_event_loop_and_sent_again_whole_after_a_401(
+    sandbox: SandboxHandle, transport: TransportName
+) -> None:
+    content = sample_pdf_bytes("stream") + b"%" + b"z" * (700 * 1024)  # several reads of 256 KiB
+    stream = _ThreadNotingStream(content)
+    async with MinistryClient(sandbox.base_url, CLIENT_ID, CLIENT_SECRET, transport_name=transport) as client:
+        await client.changes(None, 1)
+        sandbox.expire_tokens()
+        result = await client.upload_file(opened=stream, filename="scan.pdf", content_type="application/pdf",
+                                          component_code="TK_1C", sha256=sha256_hex(content),
+                                          idempotency_key="stream-1")
+    assert not stream.closed  # the caller's
+    assert stream.readers and threading.get_ident() not in stream.readers
+    assert result.size == len(content) and result.sha256 == sha256_hex(content)
+    assert [f.sha256 for f in sandbox.state.store.files()] == [sha256_hex(content)]
+    assert [(r["path"], r["status"]) for r in sandbox.requests()][-3:] == [
+        (UPLOAD_PATH, 401), ("/oauth2/token", 200), (UPLOAD_PATH, 201)
+    ]
+
+
 async def test_upload_key_reused_for_another_file_is_permanent(
     sandbox: SandboxHandle, ministry: MinistryClient, pdf: Path, tmp_path: Path
 ) -> None:
@@ -313,11 +348,49 @@ async def test_unknown_dossier_is_permanent_not_found(ministry: MinistryClient) 
     assert caught.value.status == 404 and caught.value.code == "KHONG_TIM_THAY"
 
 
+async def test_read_dossier_gives_its_status_fields_and_every_file_supplements_included(
+    sandbox: SandboxHandle, ministry: MinistryClient, pdf: Path, tmp_path: Path
+) -> None:
+    created_id, body = await uploaded_dossier(ministry, pdf)
+    stored = await ministry.read_dossier(created_id)
+    [sent_file] = body["thanhPhanHoSo"][0]["tepTinIds"]
+    assert (stored.id, stored.ma_ho_so, stored.status) == (created_id, body["maHoSoTinh"], "CHO_TIEP_NHAN")
+    assert stored.created_at is not None and stored.created_at.utcoffset() is not None
+    assert stored.files == (("TK_1C", sent_file),)
+    assert stored.fields["doiTuong"] == body["doiTuong"] and stored.fields["ngayNop"] == body["ngayNop"]
+    assert "Nguyễn" not in repr(stored)  # the fields hold personal data: never in a log line
+    sandbox.officer(created_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu giấy tờ")
+    extra = await upload(ministry, pdf_file(tmp_path / "gxn.pdf", "GXN"), key="extra", component="GIAY_TO_KHAC")
+    await ministry.supplement(created_id, {"thanhPhanHoSo": [
+        {"maThanhPhan": "GIAY_TO_KHAC", "tenThanhPhan": "Giấy tờ khác", "tepTinIds": [extra.id]}],
+        "ghiChu": None}, idempotency_key="supp-1")
+    again = await ministry.read_dossier(created_id)
+    assert again.status == "DA_TIEP_NHAN"
+    assert again.files == (("TK_1C", sent_file), ("GIAY_TO_KHAC", extra.id))
+
+
+async def test_another_client_s_dossier_is_not_found_to_read_though_its_code_answers_409(
+    sandbox: SandboxHandle, ministry: MinistryClient, pdf: Path, tmp_path: Path
+) -> None:
+    async with MinistryClient(sandbox.base_url, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET) as other:
+        theirs, body = await uploaded_dossier(other, pdf, key="theirs")
+    ours = await upload(ministry, pdf_file(tmp_path / "ours.pdf", "ours"), key="ours-file")
+    taken = await ministry.create_dossier(
+        with_changes(body, thanhPhanHoSo=[{**body["thanhPhanHoSo"][0], "tepTinIds": [ours.id]}]),
+        idempotency_key="ours")
+    assert taken.already_existed and taken.id == theirs
+    with pytest.raises(PermanentMinistryError) as caught:
+        await ministry.read_dossier(theirs)
+    assert (caught.value.status, caught.value.code) == (404, "KHONG_TIM_THAY")
+
+
 async def test_the_client_cannot_be_made_to_call_the_lookup_import(
     sandbox: SandboxHandle, ministry: MinistryClient
 ) -> None:
     with pytest.raises(ValueError, match="tra-cuu"):
         await ministry.get_dossier("tra-cuu")
+    with pytest.raises(ValueError, match="tra-cuu"):
+        await ministry.read_dossier("tra-cuu")
     with pytest.raises(ValueError, match="tra-cuu"):
         await ministry.supplement("tra-cuu", {"thanhPhanHoSo": []}, idempotency_key="k")
     assert [r["path"] for r in sandbox.requests() if r["path"] != "/oauth2/token"] == []

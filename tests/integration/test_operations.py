@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from adapters.province.samples import sample_dossier
-from gateway.blobs import BlobStore
+from gateway.blobs.fs import FileBlobStore
 from gateway.db import Database, create_database
 from gateway.logging import configure_logging
 from gateway.models import Dossier, DossierRevision
@@ -171,5 +171,5 @@ def test_a_gateway_killed_mid_upload_leaves_nothing_half_written(db_url: str, tm
             httpx.Client(base_url=gateway.base_url, timeout=30) as http:
         assert post_multipart(http, PROVINCE_KEY, dossier, files).status_code == 202
     # Leftover partial files are swept once they are surely abandoned.
-    assert BlobStore(blob_dir).remove_stale_temp(older_than_s=0) >= 1
+    assert FileBlobStore(blob_dir).remove_stale_temp(older_than_s=0) >= 1
     assert not list((blob_dir / "tmp").glob("*.part"))

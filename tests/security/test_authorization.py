@@ -41,6 +41,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/admin/stats"): "admin",
     ("GET", "/api/v1/admin/identity-mismatches"): "admin",
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): "admin",
+    ("GET", "/api/v1/admin/delivery-conflicts"): "admin",
+    ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/conflict"): "admin",
     ("POST", "/api/v1/death-notices"): "dossiers:write",
     ("GET", "/api/v1/death-notices/{ma_ho_so_lien_thong}"): "dossiers:read",
     ("GET", "/api/v1/admin/payment-adjustments"): "admin",
@@ -55,6 +57,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/messages/replay"): {"all": True},
     ("POST", "/api/v1/admin/messages/{message_id}/cancel"): {"reason": "test"},
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): {"reason": "test"},
+    ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/conflict"): {"action": "accept", "reason": "test"},
 }
 PATH_VALUES = {"ma_ho_so": "000.00.12.H56-240115-0001", "message_id": "1",
                "ma_ho_so_lien_thong": "000.00.12.H56-241002-0007"}

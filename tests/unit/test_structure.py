@@ -18,15 +18,15 @@ def _modules(folder: str) -> list[Path]:
     return [p for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts]
 
 
-def _sql_on_dossier_tables(path: Path) -> list[str]:
+def _sql_on_dossier_tables(path: Path, models: frozenset[str] | set[str] = DOSSIER_MODELS) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Attribute) and node.attr == "__table__" and isinstance(node.value, ast.Name) \
-                and node.value.id in DOSSIER_MODELS:
+                and node.value.id in models:
             found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.__table__")
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in SQL_CALLS and any(isinstance(a, ast.Name) and a.id in DOSSIER_MODELS for a in node.args):
+            if name in SQL_CALLS and any(isinstance(a, ast.Name) and a.id in models for a in node.args):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}(…)")
     return found
 
@@ -35,6 +35,14 @@ def test_only_the_repository_builds_sql_on_the_dossier_tables() -> None:
     offenders = [hit for path in _modules("gateway") if path != OWNER for hit in _sql_on_dossier_tables(path)]
     assert offenders == []
     assert _sql_on_dossier_tables(OWNER)  # the check sees SQL where there is some
+
+
+def test_only_the_database_store_builds_sql_on_the_blob_tables() -> None:
+    owner = ROOT / "gateway" / "blobs" / "postgresql.py"
+    models = {"Blob", "BlobChunk"}
+    offenders = [hit for path in _modules("gateway") if path != owner for hit in _sql_on_dossier_tables(path, models)]
+    assert offenders == []
+    assert _sql_on_dossier_tables(owner, models)
 
 
 def test_adapters_import_nothing_of_the_gateway() -> None:

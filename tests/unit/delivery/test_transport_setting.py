@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.ministry.transport import DEFAULT_TRANSPORT, TRANSPORT_NAMES, TransportName
-from gateway.blobs import BlobStore
+from gateway.blobs.fs import FileBlobStore
 from gateway.db import create_database
 from gateway.delivery.worker import Worker
 from gateway.settings import Settings
@@ -33,7 +33,7 @@ async def test_the_worker_builds_its_ministry_client_on_the_chosen_transport(
     monkeypatch.setenv("GATEWAY_MINISTRY_TRANSPORT", name)
     settings = Settings(ministry_client_id="id", ministry_client_secret="secret")
     db = create_database("sqlite:///:memory:")
-    worker = Worker(settings, db, BlobStore(tmp_path), reconcile=False)
+    worker = Worker(settings, db, FileBlobStore(tmp_path), reconcile=False)
     try:
         assert worker.client.transport_name == name
         transport = worker.client._http._transport  # what the requests really go through

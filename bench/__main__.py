@@ -16,7 +16,7 @@ import typer
 
 from bench.harness import SCALES, Scale, console
 
-BENCHMARKS = ("intake", "delivery", "claim", "reconcile", "memory", "backfill")
+BENCHMARKS = ("intake", "delivery", "claim", "reconcile", "memory", "backfill", "pace")
 """In the order they run; each is ``bench/<name>.py`` with ``NAME``, ``TITLE`` and ``run(scale)``."""
 
 cli = typer.Typer(add_completion=False, help=__doc__)

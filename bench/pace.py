@@ -54,6 +54,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +152,12 @@ class Calls:
     span_s: float  # first call's arrival to the last one's
     max_1s: int  # most calls in any sliding second
     max_admitted_1s: int
+    longest_gap_s: float  # the longest stretch without a call (a breaker open, everyone backing off)
 
     @classmethod
     def of(cls, entries: Sequence[dict[str, Any]]) -> Calls:
         """Count ``GET /_sandbox/requests`` entries (every one is a call to a contract path)."""
-        times = [float(e["at_s"]) for e in entries]
+        times = sorted(float(e["at_s"]) for e in entries)
         admitted = [float(e["at_s"]) for e in entries if e.get("rate_limit") == "admitted"]
         return cls(
             total=len(entries), admitted=len(admitted),
@@ -164,6 +166,7 @@ class Calls:
             faults=dict(Counter(e["fault"] for e in entries if e.get("fault"))),
             span_s=max(times) - min(times) if times else 0.0,
             max_1s=max_in_window(times), max_admitted_1s=max_in_window(admitted),
+            longest_gap_s=max((b - a for a, b in pairwise(times)), default=0.0),
         )
 
     @property
@@ -422,7 +425,7 @@ def _fill(report: Report, drains: list[Drain]) -> None:
             "dossiers/s": d.delivered / d.drain_s if d.drain_s else float("nan"),
             "calls": c.total, "calls/dossier": d.calls_per_dossier,
             "rate used %": c.share_used_pct, "429 %": c.refused_pct, "injected": sum(c.faults.values()),
-            "max 1 s": c.max_1s, "admitted 1 s": c.max_admitted_1s,
+            "max 1 s": c.max_1s, "admitted 1 s": c.max_admitted_1s, "gap s": c.longest_gap_s,
             "attempts/dossier": sum(d.attempts.values()) / d.delivered if d.delivered else float("nan"),
         })
         report.extra.setdefault("runs", []).append({
@@ -430,7 +433,8 @@ def _fill(report: Report, drains: list[Drain]) -> None:
             "delivered": d.delivered, "complete": d.complete, "drain_s": d.drain_s, "wall_s": d.wall_s,
             "calls": {"total": c.total, "admitted": c.admitted, "refused_429": c.refused,
                       "token_requests": c.token_requests, "injected": c.faults, "span_s": c.span_s,
-                      "allowed": c.allowed, "max_1s": c.max_1s, "max_admitted_1s": c.max_admitted_1s},
+                      "allowed": c.allowed, "max_1s": c.max_1s, "max_admitted_1s": c.max_admitted_1s,
+                      "longest_gap_s": c.longest_gap_s},
             "attempts": d.attempts, "failed_attempts_by_error": d.errors,
         })
     pairs: dict[tuple[str, int], dict[bool, Drain]] = {}
@@ -457,7 +461,8 @@ def _fill(report: Report, drains: list[Drain]) -> None:
     report.note(f"rate used % = calls admitted by the sandbox's bucket ÷ (burst {BURST} + {RATE_PER_S:g}/s × seconds "
                 "from the first call's arrival to the last's); 429 % = the rate limit's 429s ÷ all calls; injected: "
                 "the fault mix's answers (its 429s among them); max 1 s / admitted 1 s: calls arriving (admitted) in "
-                f"the busiest sliding second, beside burst + rate = {BURST + RATE_PER_S:g}. Calls are counted from "
+                f"the busiest sliding second, beside burst + rate = {BURST + RATE_PER_S:g}; gap s: the longest "
+                "stretch without any call. Calls are counted from "
                 "the sandbox's request log, token requests and change-feed reads included; drain s from the first "
                 "attempt to the last message done (the workers' timestamps).")
     pacing = report.parameters["client_pacing_settings"]

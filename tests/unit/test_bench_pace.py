@@ -37,6 +37,7 @@ def test_calls_count_admitted_refused_and_injected_apart_over_the_first_to_last_
     assert calls.share_used_pct == pytest.approx(100 * 51 / (BURST + RATE_PER_S * 2.5))
     assert calls.refused_pct == pytest.approx(100 * 2 / 56)
     assert (calls.max_1s, calls.max_admitted_1s) == (53, 50)
+    assert calls.longest_gap_s == pytest.approx(1.0)  # 11.0 -> 12.0
 
 
 def test_a_client_at_the_limit_uses_all_of_it() -> None:

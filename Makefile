@@ -40,7 +40,7 @@ soak: install
 bench: install
 	$(PY) -m bench --scale full
 
-## every benchmark at reduced scale, under two minutes in all
+## every benchmark at reduced scale, a few minutes in all
 bench-quick: install
 	$(PY) -m bench --scale quick
 

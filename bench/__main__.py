@@ -1,7 +1,8 @@
 """``python -m bench [NAME ...] [--scale full|quick|smoke]``: run benchmarks, print their tables, write JSON.
 
-``make bench`` runs them all at full scale, ``make bench-quick`` at quick scale (under two minutes in
-all), and ``make test`` runs the smoke scale (tiny N) to prove the harness itself works.
+``make bench`` runs them all at full scale, ``make bench-quick`` at quick scale (a few minutes in all,
+about two of them ``pace``'s drains at the ministry's 20 requests/s), and ``make test`` runs the smoke
+scale (tiny N) to prove the harness itself works.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 
 from bench.harness import SCALES, Scale, console
 
-BENCHMARKS = ("intake", "delivery", "claim", "reconcile", "memory", "backfill")
+BENCHMARKS = ("intake", "delivery", "claim", "reconcile", "memory", "backfill", "pace")
 """In the order they run; each is ``bench/<name>.py`` with ``NAME``, ``TITLE`` and ``run(scale)``."""
 
 cli = typer.Typer(add_completion=False, help=__doc__)

@@ -17,7 +17,7 @@ import pytest
 from adapters.ministry.sandbox import codes
 from adapters.ministry.sandbox.app import create_app
 from adapters.ministry.sandbox.clock import Clock
-from adapters.ministry.sandbox.config import SandboxConfig
+from adapters.ministry.sandbox.config import RateLimitSettings, SandboxConfig
 from adapters.province.samples import sample_pdf_bytes
 from mappings import tables
 from tests.contract.conftest import OTHER_CLIENT_ID, OTHER_CLIENT_SECRET
@@ -600,6 +600,36 @@ def test_the_request_log_records_what_arrived(sandbox: SandboxHandle, token: str
         ("POST", "abc", 201, "sandbox-client")
     ]
     assert sandbox.requests("/_sandbox") == []  # the sandbox's own endpoints are not logged
+
+
+def test_the_request_log_times_each_call_and_says_what_the_rate_limit_made_of_it() -> None:
+    """What bench/pace.py counts the gateway's pacing by: arrival times on the sandbox's clock, and which
+    calls took a token of the §7 bucket, which were refused 429, which never reached it."""
+    now = [100.0]
+    config = SandboxConfig(rate_limit=RateLimitSettings(rate_per_second=1.0, burst=2))
+    app = create_app(config, clock=Clock(monotonic=lambda: now[0]))
+    with run_server(app) as base_url:
+        sandbox = SandboxHandle(app, base_url)
+        try:
+            token = sandbox.token()
+            statuses = [sandbox.http.get(FEED, params={"gioiHan": 1}, headers=bearer(token)).status_code
+                        for _ in range(3)]
+            now[0] += 1.25
+            statuses.append(sandbox.http.get(FEED, params={"gioiHan": 1}, headers=bearer(token)).status_code)
+            statuses.append(sandbox.http.get(FEED, params={"gioiHan": 1}, headers=bearer("bad")).status_code)
+            sandbox.faults(sequence=["error_500"])
+            statuses.append(sandbox.http.get(FEED, params={"gioiHan": 1}, headers=bearer(token)).status_code)
+            entries = sandbox.requests()
+        finally:
+            sandbox.close()
+    assert statuses == [200, 200, 429, 200, 401, 500]
+    assert [(e["path"], e["at_s"], e["rate_limit"]) for e in entries] == [
+        ("/oauth2/token", 100.0, None),
+        (FEED, 100.0, "admitted"), (FEED, 100.0, "admitted"), (FEED, 100.0, "refused"),
+        (FEED, 101.25, "admitted"),
+        (FEED, 101.25, None),  # a bad token never reaches the bucket
+        (FEED, 101.25, None),  # nor does an injected fault
+    ]
 
 
 def test_the_officer_page_lists_the_queue_with_files_and_forms(sandbox: SandboxHandle, token: str) -> None:

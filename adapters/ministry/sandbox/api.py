@@ -56,9 +56,12 @@ def bearer_client(request: Request, tokens: TokenRegistry, limiter: RateLimiter)
     client_id = tokens.client_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if client_id is None:
         raise OAuthError(401, "invalid_token")
-    if (entry := log_entry(request.scope)) is not None:
+    entry = log_entry(request.scope)
+    if entry is not None:
         entry.client_id = client_id
     retry_after = limiter.acquire(client_id)
+    if entry is not None:
+        entry.rate_limit = "admitted" if retry_after is None else "refused"
     if retry_after is not None:
         raise rate_limited(retry_after)
     return client_id

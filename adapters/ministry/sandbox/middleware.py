@@ -73,6 +73,7 @@ class SandboxMiddleware:
             path=scope["path"],
             query=masked_query(scope.get("query_string", b"").decode("latin-1")),  # no ID number in the log
             idempotency_key=Headers(scope=scope).get("idempotency-key"),
+            at_s=round(st.clock.monotonic(), 4),
         )
         scope.setdefault("state", {})[LOG_ENTRY_KEY] = entry
         started = time.perf_counter()

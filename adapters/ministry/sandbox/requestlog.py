@@ -40,6 +40,12 @@ class LoggedRequest:
     replayed: bool = False  # Idempotent-Replayed: true
     answered: bool = True  # False when the answer was deliberately lost
     duration_ms: float | None = None
+    # The sandbox's monotonic clock when the request arrived, in seconds (``time`` is the wall clock to the
+    # second): rates and 1-second windows are counted on it.
+    at_s: float | None = None
+    # What the client's rate limit (§7) made of the request: "admitted" (it took a token of the bucket),
+    # "refused" (429), None when it was not consulted (token requests, no or a bad token, an injected fault).
+    rate_limit: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -55,11 +61,13 @@ class RequestLog:
         self._entries: deque[LoggedRequest] = deque(maxlen=limit)
         self._seq = 0
 
-    def start(self, *, time: str, method: str, path: str, query: str, idempotency_key: str | None) -> LoggedRequest:
-        """A new entry for a request that just arrived."""
+    def start(self, *, time: str, method: str, path: str, query: str, idempotency_key: str | None,
+              at_s: float | None = None) -> LoggedRequest:
+        """A new entry for a request that just arrived (``at_s``: the sandbox's monotonic clock, seconds)."""
         with self._lock:
             self._seq += 1
             entry = self._entry_type(self._seq, time, method, path, query, idempotency_key)
+            entry.at_s = at_s
             self._entries.append(entry)
             return entry
 

@@ -107,7 +107,10 @@ class Settings(BaseSettings):
     # The first retries come quickly (a healthy peer's random failure); a peer really down opens its breaker.
     retry_quick_attempts: int = Field(default=3, ge=0)
     retry_quick_s: float = Field(default=1.0, gt=0)
-    breaker_threshold: int = Field(default=5, ge=1)
+    # Consecutive failures, of every process together. Ten: the contract's fault mix (a quarter of the calls
+    # failing at random on a healthy line) has five in a row every few hundred calls, ten practically never;
+    # a ministry really down fails ten calls in half a second.
+    breaker_threshold: int = Field(default=10, ge=1)
     breaker_cool_down_s: float = Field(default=5.0, gt=0)
     # A failed probe doubles the cool-down up to this cap: under a partial outage (some requests
     # failing) a long cap delays recovery, so keep it near the retry cap's order of magnitude.

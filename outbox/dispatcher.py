@@ -364,11 +364,13 @@ class Dispatcher:
                     breaker.record_failure()
                 else:
                     breaker.record_neutral(self.owner)
-                if exc.retry_after:
-                    breaker.hold(exc.retry_after)
+                # A rate limit's Retry-After holds the whole target back; a failure's is its message's floor.
+                hold = exc.retry_after if not exc.trips_breaker else None
+                if hold:
+                    breaker.hold(hold)
                 await self._share(handler.target,
                                   Verdict.FAILURE if exc.trips_breaker else Verdict.NEUTRAL if probe else None,
-                                  exc.retry_after)
+                                  hold)
                 error = exc
                 outcome = await asyncio.to_thread(self._retry_or_bury, handler, message, exc, started_at)
             except (asyncio.CancelledError, KeyboardInterrupt):

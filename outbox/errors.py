@@ -19,7 +19,8 @@ class TransientError(DeliveryError):
 
     ``retry_after`` (seconds) is a floor the peer asked for: the next attempt is never earlier.
     ``trips_breaker`` says whether the failure counts against the peer's health (a rate limit does
-    not: the peer is up and asking us to slow down, which ``retry_after`` already does).
+    not: the peer is up and asking us to slow down). The ``retry_after`` of an error that does not trip
+    the breaker (a rate limit) also holds back every message to the target; a failure's is its own.
     """
 
     def __init__(

@@ -216,7 +216,9 @@ class PeerSession:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
                 self.not_before = max(self.not_before, self._clock() + retry_after)
-                if self._budget is not None:
+                if self._budget is not None and response.status_code == 429:
+                    # The rate limit speaks for every process sharing the budget. A 503's Retry-After is this
+                    # call's: its retry waits that long (the error carries it), the other calls go on.
                     await self._budget.hold(retry_after)
         outcome, code = self._outcome(path, response)
         if self._answer_fields is not None:

@@ -4,6 +4,7 @@ It knows nothing of dossiers.
 """
 
 from outbox.breaker import CircuitBreaker, CircuitState
+from outbox.circuits import SharedCircuits
 from outbox.dispatcher import Dispatcher, DispatcherConfig, Finish, Handler
 from outbox.errors import DeliveryError, PermanentError, TransientError
 from outbox.models import MessageState, OutboxMessage
@@ -12,6 +13,6 @@ from outbox.store import Message, cancel_pending, enqueue
 
 __all__ = [
     "CircuitBreaker", "CircuitState", "DeliveryError", "Dispatcher", "DispatcherConfig", "Finish", "Handler",
-    "Message", "MessageState", "OutboxMessage", "PermanentError", "RetryPolicy", "TransientError",
+    "Message", "MessageState", "OutboxMessage", "PermanentError", "RetryPolicy", "SharedCircuits", "TransientError",
     "cancel_pending", "enqueue",
 ]

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     retry_max_attempts: int = Field(default=25, ge=1)
     retry_max_age_s: float = Field(default=3 * 24 * 3600.0, gt=0)
     # The first retries come quickly (a healthy peer's random failure); a peer really down opens its breaker.
-    retry_quick_attempts: int = Field(default=3, ge=0)
+    retry_quick_attempts: int = Field(default=6, ge=0)
     retry_quick_s: float = Field(default=1.0, gt=0)
     # Consecutive failures, of every process together. Ten: the contract's fault mix (a quarter of the calls
     # failing at random on a healthy line) has five in a row every few hundred calls, ten practically never;

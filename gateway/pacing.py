@@ -38,12 +38,6 @@ class DatabaseSlots:
         """Nothing goes to the peer, from any process, before ``seconds`` from now."""
         await asyncio.to_thread(self._hold, seconds, pace)
 
-    def state(self) -> BucketState:
-        """The stored state (for tests and the operator's eye)."""
-        with self.db.session() as session:
-            row = session.get(PeerBudget, self.peer)
-            return BucketState() if row is None else BucketState(row.tat, row.not_before)
-
     def _reserve(self, count: int, pace: Pace, max_wait: float) -> Grant:
         with self.db.session(write=True) as session:
             row, now = self._locked(session)

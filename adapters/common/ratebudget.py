@@ -163,7 +163,6 @@ class RateBudget:
         on_store_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.pace = Pace(rate_per_second, float(burst if burst is not None else max(1, round(rate_per_second))))
-        self.rate, self.burst = self.pace.rate, self.pace.burst
         self.max_wait = max_wait
         self._exceeded = exceeded
         self._store: SlotStore = store if store is not None else LocalSlots(clock)
@@ -175,6 +174,16 @@ class RateBudget:
         self._queued = 0
         self._lock = asyncio.Lock()
         self._not_before = 0.0  # this process's own knowledge of a hold, before the store is asked again
+
+    @property
+    def rate(self) -> float:
+        """Requests per second on average."""
+        return self.pace.rate
+
+    @property
+    def burst(self) -> float:
+        """Requests back to back at most."""
+        return self.pace.burst
 
     async def acquire(self) -> None:
         """Return when one more request may go out (after sleeping for its slot, if need be)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import structlog
 
+from gateway.admin.actions import locked_dossier, required_reason
 from gateway.admin.service import audit
 from gateway.callbacks.events import announcement
 from gateway.db import Database
@@ -23,7 +24,6 @@ from gateway.models import DeliveryState
 from gateway.problems import Problem
 from gateway.vocabulary import ConflictAction, DossierEventKind
 from gateway.workflow import Outcome, finish_step
-from mappings.errors import FieldError
 from outbox.columns import utcnow
 
 log = structlog.get_logger(__name__)
@@ -54,14 +54,9 @@ def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, 
 
     404 for an unknown dossier, 409 for one not in ``conflict``, 422 for a blank reason.
     """
-    reason = " ".join(reason.split())
-    if not reason:
-        raise Problem(422, "validation_failed", "Cần nêu lý do.", errors=[
-            FieldError("reason", "required", "Cần nêu lý do của quyết định (ghi vào nhật ký quản trị).")])
+    reason = required_reason(reason, "Cần nêu lý do của quyết định (ghi vào nhật ký quản trị).")
     with db.session(write=True) as session:
-        row = dossiers.lock_existing(session, ma_ho_so)
-        if row is None:
-            raise Problem(404, "dossier_not_found", f"Không có hồ sơ {ma_ho_so}.")
+        row = locked_dossier(session, ma_ho_so)
         job = dossiers.delivery_job(session, row.id, row.current_revision)
         if job is None or row.delivery_state != DeliveryState.CONFLICT:
             raise Problem(409, "not_in_conflict", f"Hồ sơ {ma_ho_so} không ở trạng thái khác bản ở Bộ (conflict); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.admin.actions import locked_dossier, required_reason
 from gateway.admin.service import audit
 from gateway.db import Database
 from gateway.dossiers import repository as dossiers
@@ -15,7 +16,6 @@ from gateway.models import DeliveryState, IdentityCheck
 from gateway.problems import Problem
 from gateway.vocabulary import DossierEventKind
 from gateway.workflow import Outcome, finish_step
-from mappings.errors import FieldError
 from mappings.tables import note_text
 from outbox.columns import utcnow
 
@@ -53,14 +53,9 @@ def release(db: Database, ma_ho_so: str, *, actor: str, reason: str) -> ReleaseR
 
     404 for an unknown dossier, 409 for one that is not held, 422 for a blank reason.
     """
-    reason = " ".join(reason.split())
-    if not reason:
-        raise Problem(422, "validation_failed", "Cần nêu lý do.", errors=[
-            FieldError("reason", "required", "Cần nêu lý do chuyển hồ sơ khi chưa khớp CSDL dân cư.")])
+    reason = required_reason(reason, "Cần nêu lý do chuyển hồ sơ khi chưa khớp CSDL dân cư.")
     with db.session(write=True) as session:
-        row = dossiers.lock_existing(session, ma_ho_so)
-        if row is None:
-            raise Problem(404, "dossier_not_found", f"Không có hồ sơ {ma_ho_so}.")
+        row = locked_dossier(session, ma_ho_so)
         job = dossiers.delivery_job(session, row.id, row.current_revision)
         check = repository.lock_held(session, job.revision_id) if job is not None else None
         if job is None or check is None or row.delivery_state != DeliveryState.HELD:

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,13 +34,6 @@ class Arrivals:
         if scope["type"] == "http" and scope["path"].startswith("/api/v1/"):
             self.times.append(time.monotonic())
         await self.app(scope, receive, send)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = create_database(db_url)
-    yield database
-    database.dispose()
 
 
 def test_two_processes_share_one_budget_and_the_ministry_never_refuses_a_call(db_url: str) -> None:

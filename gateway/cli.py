@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from gateway.db import Database, create_database, make_engine
 from gateway.logging import configure_logging
 from gateway.migrate import NotMigratedError, current_revision, ensure_migrated, head_revision, upgrade
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings, describe_error, get_settings
 from gateway.vocabulary import MESSAGE_STATES
 from outbox.models import MessageState
 
@@ -54,7 +55,7 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        err.print(f"[red]invalid configuration:[/red] {exc}")
+        err.print(f"[red]invalid configuration:[/red] {escape(describe_error(exc))}", highlight=False)
         raise typer.Exit(2) from exc
 
 

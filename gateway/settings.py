@@ -9,7 +9,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -52,6 +52,31 @@ def parse_api_keys(spec: str | None) -> tuple[ApiClient, ...]:
     return tuple(clients)
 
 
+MAX_CALLBACK_SECRETS = 5
+
+
+def parse_callback_secrets(spec: str | None) -> tuple[str, ...]:
+    """The keys of ``key,key,…`` (spaces around each ignored; the same key twice counted once).
+
+    Raises ValueError naming the faulty entry's position (never the key): an empty entry (``a,,b``), or more
+    than :data:`MAX_CALLBACK_SECRETS` keys (each adds a signature to every callback's header).
+    """
+    if spec is None or not spec.strip():
+        return ()
+    keys: list[str] = []
+    for position, entry in enumerate(spec.split(","), start=1):
+        key = entry.strip()
+        if not key:
+            raise ValueError(f"GATEWAY_PROVINCE_CALLBACK_SECRET entry {position} is empty "
+                             "(keys are separated by commas, the current one first)")
+        if key not in keys:
+            keys.append(key)
+    if len(keys) > MAX_CALLBACK_SECRETS:
+        raise ValueError(f"GATEWAY_PROVINCE_CALLBACK_SECRET holds {len(keys)} keys; at most "
+                         f"{MAX_CALLBACK_SECRETS} (a rotation needs two)")
+    return tuple(keys)
+
+
 class Settings(BaseSettings):
     """The gateway's settings. Names are fixed by contracts/gateway-operations.md."""
 
@@ -66,6 +91,8 @@ class Settings(BaseSettings):
     ministry_client_id: str | None = None
     ministry_client_secret: SecretStr | None = None
     province_callback_url: str | None = None
+    # Comma-separated: callbacks carry one signature per key (the first is the current one), so a province can
+    # switch keys without a gap (SECURITY.md, "Rotating secrets").
     province_callback_secret: SecretStr | None = None
     api_keys: SecretStr | None = None
     embedded_worker: bool = True
@@ -164,9 +191,17 @@ class Settings(BaseSettings):
         """The parsed ``GATEWAY_API_KEYS``."""
         return parse_api_keys(self.api_keys.get_secret_value() if self.api_keys else None)
 
+    @cached_property
+    def province_callback_secrets(self) -> tuple[str, ...]:
+        """The callback signing keys of ``GATEWAY_PROVINCE_CALLBACK_SECRET`` (comma-separated), in order."""
+        return parse_callback_secrets(
+            self.province_callback_secret.get_secret_value() if self.province_callback_secret else None)
+
     @model_validator(mode="after")
     def _callback_needs_secret(self) -> Settings:
-        if self.province_callback_url and not self.province_callback_secret:
+        # Checked after the fields, not in a field validator: pydantic's error would echo the field's input.
+        _ = self.province_callback_secrets
+        if self.province_callback_url and not self.province_callback_secrets:
             raise ValueError("GATEWAY_PROVINCE_CALLBACK_SECRET must be set when GATEWAY_PROVINCE_CALLBACK_URL is: "
                              "the province rejects unsigned callbacks")
         return self
@@ -182,7 +217,7 @@ class Settings(BaseSettings):
     @property
     def callbacks_configured(self) -> bool:
         """True when status callbacks go to the province."""
-        return bool(self.province_callback_url and self.province_callback_secret)
+        return bool(self.province_callback_url and self.province_callback_secrets)
 
     @property
     def identity_configured(self) -> bool:
@@ -198,6 +233,20 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """True when the database is SQLite (the embedded default)."""
         return self.database_url.startswith("sqlite")
+
+
+def describe_error(exc: ValueError) -> str:
+    """What is wrong with the configuration, one line per fault, WITHOUT the values given.
+
+    pydantic's own text quotes the input, and a model-level check's input is every setting, secrets included.
+    """
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(part) for part in error["loc"])
+        lines.append(f"{('GATEWAY_' + where.upper()) if where else 'settings'}: {error['msg']}")
+    return "; ".join(lines)
 
 
 @cache

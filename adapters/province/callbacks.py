@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -28,13 +28,18 @@ def encode_body(body: dict[str, Any]) -> bytes:
 
 
 class ProvinceCallbackClient:
-    """Sends status callbacks to one province URL with one shared secret over ``http``."""
+    """Sends status callbacks to one province URL over ``http``, signed with the shared secret.
 
-    def __init__(self, http: httpx.AsyncClient, url: str, secret: str, *,
+    ``secret`` may be several secrets while one is rotated: each callback then carries one signature per secret.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, url: str, secret: str | Sequence[str], *,
                  clock: Callable[[], float] = time.time) -> None:
         self.http = http
         self.url = url
-        self._secret = secret
+        self._secret: tuple[str, ...] = (secret,) if isinstance(secret, str) else tuple(secret)
+        if not self._secret:
+            raise ValueError("at least one callback secret is required")
         self._clock = clock
 
     async def send(self, body: dict[str, Any]) -> None:

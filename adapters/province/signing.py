@@ -1,4 +1,5 @@
-"""The callback signature of province-api.md §4: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``.
+"""The callback signature of province-api.md §4: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``,
+with one ``v1=`` entry per secret while a secret is being rotated.
 
 Pure functions, no clock of their own: the caller passes the time, so the sender (the gateway)
 and the receiver (the province sandbox, or a province's own code) agree byte for byte.
@@ -46,11 +47,23 @@ def signature(secret: Secret, body: bytes, timestamp: int) -> str:
     return hmac.new(_key(secret), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: Secret, body: bytes, timestamp: int) -> str:
-    """The ``X-Gateway-Signature`` header value for ``body`` sent at ``timestamp`` (unix seconds)."""
+def sign(secret: Secret | Sequence[Secret], body: bytes, timestamp: int) -> str:
+    """The ``X-Gateway-Signature`` header value for ``body`` sent at ``timestamp`` (unix seconds).
+
+    ``secret`` may be several secrets (a rotation in progress): the header then carries one ``v1=`` entry per
+    secret, in the order given (``t=…,v1=<first>,v1=<second>``), so a receiver holding any one of them accepts it.
+    """
     if timestamp < 0:
         raise ValueError("timestamp must not be negative")
-    return f"t={timestamp},v1={signature(secret, body, timestamp)}"
+    secrets = _secrets(secret)
+    return ",".join([f"t={timestamp}", *(f"v1={signature(key, body, timestamp)}" for key in secrets)])
+
+
+def _secrets(secret: Secret | Sequence[Secret]) -> list[Secret]:
+    secrets: list[Secret] = [secret] if isinstance(secret, bytes | str) else list(secret)
+    if not secrets:
+        raise ValueError("at least one callback secret is required")
+    return secrets
 
 
 def parse(header: str | None) -> tuple[int, list[str]]:
@@ -99,11 +112,8 @@ def verify(
     timestamp, candidates = parse(header)
     if abs(now - timestamp) > tolerance_s:
         raise SignatureError(STALE)
-    secrets = [secret] if isinstance(secret, bytes | str) else list(secret)
-    if not secrets:
-        raise ValueError("at least one callback secret is required")
     matched = False
-    for key in secrets:
+    for key in _secrets(secret):
         expected = signature(key, body, timestamp)
         for candidate in candidates:
             # No early exit: the time taken does not tell which entry or secret matched.

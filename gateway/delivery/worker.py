@@ -102,10 +102,9 @@ class Worker:
         handlers += [LookupHandler(db, self.client, options=options, notify=notify),
                      StopHandler(db, self.client, options=options, notify=notify),
                      SendBackPaymentHandler(db, self.client)]
-        if notify and settings.province_callback_url and settings.province_callback_secret:
+        if notify and settings.province_callback_url and settings.province_callback_secrets:
             handlers.append(ProvinceCallbackHandler(ProvinceCallbackClient(
-                self.callback_http, settings.province_callback_url,
-                settings.province_callback_secret.get_secret_value())))
+                self.callback_http, settings.province_callback_url, settings.province_callback_secrets)))
         # One circuit per peer for every process on this database: the first to see an outage tells the
         # others, and one of them probes.
         circuits = SharedCircuits()

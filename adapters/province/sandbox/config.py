@@ -81,7 +81,10 @@ class ProvinceSandboxConfig(BaseModel):
         values: dict[str, object] = {}
         for name in ENV_CALLBACK_SECRET:
             if env.get(name):
-                values["callback_secret"] = env[name]
+                # Comma-separated like the gateway's setting during a rotation: the first is the current one.
+                current, *previous = [key.strip() for key in env[name].split(",") if key.strip()] or [""]
+                values["callback_secret"] = current
+                values["previous_callback_secrets"] = previous
                 break
         if env.get(ENV_GATEWAY_URL):
             values["gateway_url"] = env[ENV_GATEWAY_URL]

@@ -37,6 +37,12 @@ def test_environment_overrides_and_secret_precedence() -> None:
     assert ProvinceSandboxConfig.from_env({"GATEWAY_PROVINCE_CALLBACK_SECRET": "g"}).callback_secret == "g"
 
 
+def test_a_comma_separated_secret_is_the_current_then_the_previous_ones() -> None:
+    config = ProvinceSandboxConfig.from_env({"GATEWAY_PROVINCE_CALLBACK_SECRET": " new , old "})
+    assert (config.callback_secret, config.previous_callback_secrets) == ("new", ["old"])
+    assert config.secrets == ["new", "old"]
+
+
 def test_invalid_configuration_is_refused() -> None:
     with pytest.raises(ValidationError):
         ProvinceSandboxConfig(gateway_url="ftp://x")

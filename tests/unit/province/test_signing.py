@@ -145,3 +145,23 @@ def test_parse_returns_timestamp_and_lowercased_candidates() -> None:
 
 def test_reason_is_the_exception_message() -> None:
     assert str(SignatureError("stale")) == "stale"
+
+
+def test_several_secrets_sign_one_v1_each_in_order() -> None:
+    header = sign(["new-secret", "old-secret"], BODY, T)
+    assert header == f"t={T},v1={signature('new-secret', BODY, T)},v1={signature('old-secret', BODY, T)}"
+
+
+@pytest.mark.parametrize("holder", ["new-secret", "old-secret"])
+def test_a_receiver_holding_either_rotated_secret_accepts(holder: str) -> None:
+    verify(sign(["new-secret", "old-secret"], BODY, T), BODY, holder, now=T)
+
+
+def test_a_receiver_holding_neither_refuses() -> None:
+    with pytest.raises(SignatureError, match="mismatch"):
+        verify(sign(["new-secret", "old-secret"], BODY, T), BODY, "third-secret", now=T)
+
+
+def test_signing_with_no_secret_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        sign([], BODY, T)

@@ -1,7 +1,8 @@
 """The authorization matrix, for EVERY route of the app (a new route must be added to the table here).
 
 /api/v1/…: no key → 401 with WWW-Authenticate, unknown key → 401, a key without the scope → 403, the
-right scope → neither. /admin console pages: no session → redirect to the login page. /health and
+right scope → neither (``monitor``: every admin read route, no action). /admin console pages: no session →
+redirect to the login page; a monitor's session → every page, and 403 for every action. /health and
 /metrics are public. Also: keys given as ``sha256=<hex>``, rotation (two keys of one client), and the
 constant-time comparison against every configured key.
 """
@@ -22,6 +23,7 @@ from gateway import auth as auth_module
 from gateway.app import create_app
 from gateway.settings import Settings, parse_api_keys
 from tests.conftest import ADMIN_KEY, MONITOR_KEY, PROVINCE_KEY, READER_KEY
+from tests.support.admin import console_login, hidden
 from tests.support.intake import auth
 
 PROBLEM = "application/problem+json"
@@ -139,6 +141,28 @@ def test_console_pages_need_a_session(sqlite_settings: Settings, client: TestCli
                 assert answer.status_code in (302, 303, 307, 401, 403), (method, path, answer.status_code)
                 if answer.status_code in (302, 303, 307):
                     assert "/admin/login" in answer.headers["location"]
+
+
+# Console posts that anyone logged in may make; every other console post is an action, for admin only.
+CONSOLE_POSTS_FOR_EVERY_ROLE = {("POST", "/admin/logout")}
+
+
+def test_console_matrix_a_monitor_reads_every_page_and_is_refused_every_action(
+        sqlite_settings: Settings, client: TestClient) -> None:
+    console = [r for r in all_routes(sqlite_settings)
+               if r[1].startswith("/admin") and r not in PUBLIC_ROUTES and r not in CONSOLE_POSTS_FOR_EVERY_ROLE]
+    assert console_login(client, MONITOR_KEY).status_code == 303
+    csrf = hidden(client.get("/admin").text, "csrf_token")
+    for method, template in console:
+        path = concrete(template)
+        if method == "GET":
+            answer = client.get(path)
+            assert answer.status_code in (200, 404), (path, answer.status_code)  # 404: the sample id is not there
+            assert 'id="user-role">giám sát' in answer.text, path
+        else:
+            answer = client.request(method, path, data={"csrf_token": csrf, "reason": "test", "action": "accept"})
+            assert answer.status_code == 403, (method, path, answer.status_code)
+            assert "Vai trò giám sát (monitor) chỉ được xem" in answer.text, path
 
 
 def test_health_and_metrics_are_public(client: TestClient) -> None:

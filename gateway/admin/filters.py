@@ -69,7 +69,8 @@ class MessageFilter:
                 moments[name] = parse_moment(value, naive=naive, now=now) if value and value.strip() else None
             except ValueError:
                 faults.append(FieldError(name, INVALID_TIME, TIME_HINT))
-        if moments.get("since") and moments.get("until") and moments["until"] <= moments["since"]:  # type: ignore[operator]
+        since_at, until_at = moments.get("since"), moments.get("until")
+        if since_at is not None and until_at is not None and until_at <= since_at:
             faults.append(FieldError("until", EMPTY_RANGE, "Thời điểm kết thúc phải sau thời điểm bắt đầu."))
         if faults:
             raise FilterError(faults)

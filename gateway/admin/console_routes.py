@@ -215,8 +215,7 @@ def login(
 def logout(request: Request, user: FormUser, db: Db) -> Response:
     """End the session: its id is recorded as revoked (a copy of the cookie is refused from now on, by every
     process), the cookie is dropped, and the login page shown."""
-    if user.expires_at is not None:
-        revoke_session(db, user.session_id, user.expires_at)
+    revoke_session(db, user.session_id, user.expires_at)
     log.info("admin_logout", actor=user.actor)
     response = RedirectResponse(root(request) + "/login", status_code=303)
     _drop_cookie(request, response, SESSION_COOKIE)

@@ -48,9 +48,9 @@ class ConsoleUser:
 
     name: str
     csrf: str
-    scopes: frozenset[str] = frozenset({ADMIN_SCOPE})
-    session_id: str = ""
-    expires_at: datetime | None = None
+    scopes: frozenset[str]  # of the console's: admin, monitor
+    session_id: str  # what a logout revokes
+    expires_at: datetime  # when the cookie expires anyway (a revocation is kept until then)
 
     @property
     def actor(self) -> str:

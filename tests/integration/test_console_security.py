@@ -259,3 +259,23 @@ def test_cancel_from_the_console_needs_a_reason_and_is_audited(client: TestClien
     assert entry.target == {"ids": [pending], "reason": "sent twice"}
     again = client.post(f"/admin/messages/{done}/cancel", data={"csrf_token": csrf, "reason": "x"})
     assert again.status_code == 422
+
+
+def test_concurrent_failures_from_two_processes_are_all_counted(console_settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.admin.console_store import login_verdict, record_login_failure
+    from gateway.admin.login_throttle import ThrottlePolicy
+
+    policy = ThrottlePolicy(delay_after=100, lockout_after=100)
+    # Two Database objects (two engines, two pools), as two gateway processes would have.
+    first, second = create_database(console_settings.database_url), create_database(console_settings.database_url)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda i: record_login_failure(first if i % 2 else second, "203.0.113.9", policy),
+                          range(40)))
+        assert record_login_failure(first, "203.0.113.9", policy).failures == 41
+        assert login_verdict(second, "203.0.113.9", ThrottlePolicy(delay_after=41, delay_s=0.2)).delay_s == 0.2
+    finally:
+        first.dispose()
+        second.dispose()

@@ -20,6 +20,7 @@ import httpx
 
 DEMO_PROVINCE_KEY = "demo-province-key"  # published demo credentials, sandbox use only
 DEMO_ADMIN_KEY = "demo-admin-key"
+DEMO_MONITOR_KEY = "demo-monitor-key"  # read-only console and admin reads
 DEMO_CALLBACK_SECRET = "demo-callback-secret"  # noqa: S105
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
@@ -97,7 +98,8 @@ def main() -> int:
         **os.environ,
         "GATEWAY_API_KEYS": os.environ.get(
             "GATEWAY_API_KEYS",
-            f"demo-province:{DEMO_PROVINCE_KEY}:dossiers:write+dossiers:read,demo-admin:{DEMO_ADMIN_KEY}:admin",
+            f"demo-province:{DEMO_PROVINCE_KEY}:dossiers:write+dossiers:read,demo-admin:{DEMO_ADMIN_KEY}:admin,"
+            f"demo-monitor:{DEMO_MONITOR_KEY}:monitor",
         ),
         "GATEWAY_MINISTRY_BASE_URL": os.environ.get("GATEWAY_MINISTRY_BASE_URL", f"http://{host}:{ministry}"),
         "GATEWAY_MINISTRY_CLIENT_ID": os.environ.get("GATEWAY_MINISTRY_CLIENT_ID", SANDBOX_CLIENT_ID),
@@ -154,7 +156,8 @@ def _banner(host: str, gw: int, ministry: int, province: int, population: int, c
         lines.append(f"  population sandbox http://{host}:{population}/_sandbox/docs   (identity checks;"
                      " seeded people: /_sandbox/people)")
     lines += [
-        f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}",
+        f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}"
+        f"   monitor: {DEMO_MONITOR_KEY}",
         "",
         "Try it: on the province page press 'post a sample dossier'; watch it arrive in the ministry's",
         "pending-reception queue; act as the officer there; watch the statuses come back to the province.",

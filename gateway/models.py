@@ -296,3 +296,34 @@ class BlobChunk(SQLModel, table=True):
                                          primary_key=True))
     seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ConsoleSessionRevoked(SQLModel, table=True):
+    """A console session ended by its logout before its cookie expired (``gateway.admin.console_store``).
+
+    Checked on every console request, so a copy of the cookie is refused after logout; a row is useless
+    once ``expires_at`` has passed (the signed cookie has expired too) and is deleted then.
+    """
+
+    __tablename__ = "console_session_revoked"
+    __table_args__ = (Index("ix_console_session_revoked_expires_at", "expires_at"),)
+
+    session_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ConsoleLoginThrottle(SQLModel, table=True):
+    """Wrong console login keys from one client address, shared by every process (``gateway.admin.console_store``).
+
+    ``failures`` counts the wrong keys since ``window_start``; ``locked_until`` is the end of a lockout. A
+    successful login deletes the row; rows idle past the window and any lockout are deleted.
+    """
+
+    __tablename__ = "console_login_throttle"
+    __table_args__ = (Index("ix_console_login_throttle_updated_at", "updated_at"),)
+
+    address: str = Field(sa_column=Column(String(64), primary_key=True))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    window_start: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -13,7 +13,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
-SCOPES = frozenset({"dossiers:write", "dossiers:read", "admin"})
+SCOPES = frozenset({"dossiers:write", "dossiers:read", "admin", "monitor"})
+"""The API keys' scopes: ``admin`` acts on the outbox and the dossiers and sees everything ``monitor`` sees;
+``monitor`` only reads (the console, the admin API's GET routes; /metrics is public anyway)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,17 @@ class Settings(BaseSettings):
     # Admin console: key signing the session cookie (unset: a random key per process, sessions end on restart).
     session_secret: SecretStr | None = None
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    # Console login throttle, per client address, shared by every process on this database: after
+    # `login_delay_after` wrong keys within `login_window_s` each further attempt waits `login_delay_s`; after
+    # `login_lockout_after` every attempt (even a right key) is refused with 429 for `login_lockout_s`.
+    login_delay_after: int = Field(default=5, ge=1)
+    login_delay_s: float = Field(default=1.0, ge=0, le=30)
+    login_lockout_after: int = Field(default=10, ge=1)
+    login_window_s: float = Field(default=900.0, gt=0)
+    login_lockout_s: float = Field(default=900.0, gt=0)
+    # Behind a reverse proxy that appends the client's address to X-Forwarded-For: take its last entry as the
+    # client's address. Off by default (anyone can send that header).
+    login_trust_forwarded_for: bool = False
 
     # Identity check against the population database (population-api.md); unset URL: no check.
     population_base_url: str | None = None

@@ -20,10 +20,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PROVINCE_KEY = "test-province-key"
 READER_KEY = "test-reader-key"
 ADMIN_KEY = "test-admin-key"
+MONITOR_KEY = "test-monitor-key"
 API_KEYS = (
     f"province:{PROVINCE_KEY}:dossiers:write+dossiers:read,"
     f"reader:{READER_KEY}:dossiers:read,"
-    f"admin:{ADMIN_KEY}:admin"
+    f"admin:{ADMIN_KEY}:admin,"
+    f"monitor:{MONITOR_KEY}:monitor"
 )
 
 

@@ -2,8 +2,9 @@
 
 Server-rendered pages (:mod:`gateway.admin.console_routes`, Jinja2 templates through
 :mod:`gateway.admin.console_render`) over :mod:`gateway.admin.service`. Log in with an API key holding the ``admin``
-scope; the session is a signed, HttpOnly, SameSite=Strict cookie and every form carries a CSRF token bound to it
-(:mod:`gateway.admin.console_session`). No JavaScript: plain links and forms, and security headers on every answer.
+scope (or ``monitor``: every page, no action); the session is a signed, HttpOnly, SameSite=Strict cookie and every
+form carries a CSRF token bound to it (:mod:`gateway.admin.console_session`). No JavaScript: plain links and forms,
+and security headers on every answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.admin.console_render import STATIC, page, root
 from gateway.admin.console_routes import router
-from gateway.admin.console_session import CsrfRejectedError, LoginRequiredError, SessionCodec
+from gateway.admin.console_session import (
+    ActionForbiddenError,
+    CsrfRejectedError,
+    LoginRequiredError,
+    SessionCodec,
+)
 from gateway.middleware import HttpMiddleware
 
 CONTENT_SECURITY_POLICY = (
@@ -65,6 +71,11 @@ def _csrf_rejected(request: Request, _exc: Exception) -> Response:
                         "Hãy tải lại trang và thao tác lại.")
 
 
+def _action_forbidden(request: Request, _exc: Exception) -> Response:
+    return page(request, "error.html", status=403, title="Không có quyền thao tác",
+                message="Vai trò giám sát (monitor) chỉ được xem; thao tác này cần khóa API có quyền quản trị (admin).")
+
+
 def install_console(app: FastAPI) -> None:
     """Add the console to ``app``: its pages, its static files, its session codec and security headers."""
     app.state.console_sessions = SessionCodec.from_settings(app.state.settings)
@@ -72,4 +83,5 @@ def install_console(app: FastAPI) -> None:
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
     app.add_exception_handler(LoginRequiredError, _to_login)
     app.add_exception_handler(CsrfRejectedError, _csrf_rejected)
+    app.add_exception_handler(ActionForbiddenError, _action_forbidden)
     app.add_middleware(ConsoleHeadersMiddleware)

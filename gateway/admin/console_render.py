@@ -67,6 +67,8 @@ def flash(query: Mapping[str, str]) -> str | None:
     if query.get("done") == "replay":
         return (f"Đã đưa {n} thông điệp vào hàng đợi gửi lại." if n
                 else "Không có thông điệp nào được gửi lại (thông điệp không ở trạng thái thất bại hoặc đã hủy).")
+    if query.get("done") == "cancel":
+        return "Đã hủy thông điệp; có thể gửi lại khi cần." if n else None
     if query.get("done") == "bulk":
         return f"Đã đưa {n} thông điệp vào hàng đợi gửi lại."
     return None

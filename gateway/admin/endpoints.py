@@ -1,4 +1,5 @@
-"""Admin API (scope ``admin``): the transaction log, replay, cancel, the audit log and stats.
+"""Admin API (reads: scope ``admin`` or ``monitor``; actions: ``admin``): the transaction log, replay, cancel,
+the audit log and stats.
 
 Thin routes: parse, call one service function, shape the answer. Every action is audited by the
 service in the same transaction as the action, as ``api:<API key name>``.
@@ -25,7 +26,7 @@ from gateway.admin.schemas import (
     ReplayResult,
     Stats,
 )
-from gateway.auth import Principal, require_scope
+from gateway.auth import Principal, require_admin, require_read
 from gateway.db import Database
 from gateway.deps import LocalWorker, get_database
 from gateway.problems import Problem, problem_responses
@@ -35,7 +36,8 @@ from outbox.models import MessageState
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Admin = Annotated[Principal, Depends(require_admin)]
+Reader = Annotated[Principal, Depends(require_read)]  # admin or monitor
 Db = Annotated[Database, Depends(get_database)]
 # Ids are 64-bit in the database: a larger number is a 422, not an overflow (a 500) in the driver.
 MAX_ID = 2**63 - 1
@@ -75,7 +77,7 @@ def _summary(db: Database, message_id: int) -> MessageDetail:
 @router.get("/messages", response_model=MessagePage, responses=problem_responses(401, 403, 422),
             summary="The transaction log, newest first, filtered, a page at a time")
 def list_messages(
-    _principal: Admin,
+    _principal: Reader,
     db: Db,
     state: Annotated[MessageState | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
@@ -102,7 +104,7 @@ def list_messages(
 @router.get("/messages/{message_id}", response_model=MessageDetail,
             responses=problem_responses(401, 403, 404, 422),
             summary="One message with every attempt (time, duration, HTTP status, error class, redacted detail)")
-def read_message(message_id: MessageId, _principal: Admin, db: Db) -> MessageDetail:
+def read_message(message_id: MessageId, _principal: Reader, db: Db) -> MessageDetail:
     """The message and its attempts log."""
     return _summary(db, message_id)
 
@@ -160,7 +162,7 @@ def cancel_message(message_id: MessageId, body: CancelRequest, principal: Admin,
 @router.get("/audit", response_model=AuditPage, responses=problem_responses(401, 403, 422),
             summary="The audit log, newest first: who, what, when, which messages")
 def read_audit(
-    _principal: Admin,
+    _principal: Reader,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the previous page's next")] = None,
@@ -174,7 +176,7 @@ def read_audit(
 
 @router.get("/stats", response_model=Stats, responses=problem_responses(401, 403),
             summary="Counts by state and kind, oldest undelivered age, deliveries per minute, circuit states")
-def read_stats(_principal: Admin, db: Db, worker: LocalWorker) -> Stats:
+def read_stats(_principal: Reader, db: Db, worker: LocalWorker) -> Stats:
     """The circuit states are this process's dispatcher's (``not_running_here`` when it runs none)."""
     circuits = {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker is not None else {}
     return Stats(**service.stats(db).model_dump(), ministryCircuit=circuits.get(Peer.MINISTRY, "not_running_here"),

@@ -18,6 +18,7 @@ from mappings.errors import FieldError
 
 INVALID_STATE = "invalid_state"
 INVALID_TIME = "invalid_time"
+EMPTY_RANGE = "until_not_after_since"
 TIME_HINT = "Cần ngày/giờ ISO 8601 (vd. 2026-01-31T08:00+07:00) hoặc khoảng thời gian trước đây (vd. 2h, 7d)."
 
 
@@ -56,7 +57,8 @@ class MessageFilter:
               naive: tzinfo = UTC, now: datetime | None = None) -> MessageFilter:
         """The filter an administrator typed: empty values mean "any", others are taken as typed; ``state`` one
         of the message states; ``since``/``until`` an ISO date or date-time (read in zone ``naive`` when it has no
-        offset) or a duration ago (``2h``, ``7d``). Raises :class:`FilterError` naming every field at fault."""
+        offset) or a duration ago (``2h``, ``7d``), ``until`` after ``since``. Raises :class:`FilterError` naming
+        every field at fault."""
         faults: list[FieldError] = []
         state = str(state) if state else None  # a MessageState is a str too: stored as its plain value
         if state is not None and state not in MESSAGE_STATES:
@@ -67,6 +69,9 @@ class MessageFilter:
                 moments[name] = parse_moment(value, naive=naive, now=now) if value and value.strip() else None
             except ValueError:
                 faults.append(FieldError(name, INVALID_TIME, TIME_HINT))
+        since_at, until_at = moments.get("since"), moments.get("until")
+        if since_at is not None and until_at is not None and until_at <= since_at:
+            faults.append(FieldError("until", EMPTY_RANGE, "Thời điểm kết thúc phải sau thời điểm bắt đầu."))
         if faults:
             raise FilterError(faults)
         return cls(state=state, kind=_given(kind), key=_given(ma_ho_so), since=moments["since"],

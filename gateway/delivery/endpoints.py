@@ -1,5 +1,6 @@
-"""Admin routes of delivery conflicts (scope ``admin``): dossiers whose ministry copy holds other content, and an
-administrator's decision on one (gateway-operations.md, "Admin routes"). Thin: parse, call the service, answer."""
+"""Admin routes of delivery conflicts (reads: scope ``admin`` or ``monitor``; actions: ``admin``): dossiers
+whose ministry copy holds other content, and an administrator's decision on one (gateway-operations.md, "Admin
+routes"). Thin: parse, call the service, answer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Path, Query
 
-from gateway.auth import Principal, require_scope
+from gateway.auth import Principal, require_admin, require_read
 from gateway.db import Database
 from gateway.delivery import conflicts
 from gateway.delivery.schemas import ConflictPage, ResolveRequest, ResolveResult
@@ -20,7 +21,8 @@ from gateway.vocabulary import ConflictAction
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin", "delivery"])
 
-Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Admin = Annotated[Principal, Depends(require_admin)]
+Reader = Annotated[Principal, Depends(require_read)]  # admin or monitor
 Db = Annotated[Database, Depends(get_database)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
@@ -28,7 +30,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 @router.get("/delivery-conflicts", response_model=ConflictPage, responses=problem_responses(401, 403, 422),
             summary="Dossiers whose ministry copy holds other content (a create's 409): why, names only")
 def delivery_conflicts(
-    _principal: Admin,
+    _principal: Reader,
     db: Db,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,

@@ -1,4 +1,5 @@
-"""Admin routes of the identity check (scope ``admin``): the disagreement report, releasing a held dossier.
+"""Admin routes of the identity check (reads: scope ``admin`` or ``monitor``; actions: ``admin``): the
+disagreement report, releasing a held dossier.
 
 Thin routes: parse, call one service function, shape the answer (gateway-operations.md, "Admin routes").
 """
@@ -17,7 +18,7 @@ from fastapi.responses import Response
 from gateway.admin.filters import INVALID_TIME, TIME_HINT
 from gateway.admin.reports import commune_filter, csv_response
 from gateway.admin.timespec import parse_moment
-from gateway.auth import Principal, require_scope
+from gateway.auth import Principal, require_admin, require_read
 from gateway.db import Database
 from gateway.deps import LocalWorker, get_database
 from gateway.identity import service
@@ -27,7 +28,8 @@ from mappings.errors import FieldError
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin", "identity"])
 
-Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Admin = Annotated[Principal, Depends(require_admin)]
+Reader = Annotated[Principal, Depends(require_read)]  # admin or monitor
 Db = Annotated[Database, Depends(get_database)]
 
 CSV_COLUMNS = ("MaHoSo", "revision", "maXa", "outcome", "fields", "deceased", "action", "checkedAt", "requestId")
@@ -63,7 +65,7 @@ def parse_report_filter(since: str | None, ma_xa: str | None) -> tuple[object, s
             responses={**problem_responses(401, 403, 422), 200: {"content": {"text/csv": {}}}},
             summary="Revisions the population database disagreed with: which fields, never their values")
 def identity_mismatches(
-    _principal: Admin,
+    _principal: Reader,
     db: Db,
     since: Annotated[str | None, Query(description="checked at or after: ISO date/time or a duration ago (7d)")] = None,
     ma_xa: Annotated[str | None, Query(alias="maXa", max_length=8, description="the commune, code in force")] = None,

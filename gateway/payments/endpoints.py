@@ -1,4 +1,4 @@
-"""``GET /api/v1/admin/payment-adjustments`` (scope ``admin``): what the month's payment list reads."""
+"""``GET /api/v1/admin/payment-adjustments`` (scope ``admin`` or ``monitor``): what the month's payment list reads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from gateway.admin.reports import commune_filter, csv_response
-from gateway.auth import Principal, require_scope
+from gateway.auth import Principal, require_read
 from gateway.db import Database
 from gateway.deps import get_database
 from gateway.payments import service
@@ -37,7 +37,7 @@ def parse_filter(month: str | None, ma_xa: str | None) -> tuple[str | None, str 
             responses={**problem_responses(401, 403, 422), 200: {"content": {"text/csv": {}}}},
             summary="Recoveries (truy_thu) and back-payments (truy_linh) computed and sent, by payment-list month")
 def payment_adjustments(
-    _principal: Annotated[Principal, Depends(require_scope("admin"))],
+    _principal: Annotated[Principal, Depends(require_read)],
     db: Annotated[Database, Depends(get_database)],
     month: Annotated[str | None, Query(max_length=7, description="the payment list's month, YYYY-MM")] = None,
     kind: Annotated[AdjustmentKind | None, Query()] = None,

@@ -20,7 +20,7 @@ import pytest
 
 from adapters.province.client import post_dossier
 from adapters.province.samples import sample_dossier
-from tests.conftest import ADMIN_KEY, IN_CI, PROVINCE_KEY
+from tests.conftest import ADMIN_KEY, IN_CI, MONITOR_KEY, PROVINCE_KEY
 from tests.contract.ministry_support import SandboxHandle
 from tests.e2e.conftest import dossier_state, wait_until
 from tests.support.intake import sample_files
@@ -157,5 +157,76 @@ def test_an_administrator_replays_a_dead_dossier_in_a_real_browser(
         page.goto("/admin")
         assert "/admin/login" in page.url
         assert not problems, problems
+    finally:
+        context.close()
+
+
+def _log_in(page: Any, key: str) -> None:
+    page.goto("/admin/login")
+    page.fill("#api_key", key)
+    page.click("button[type=submit]")
+
+
+@pytest.mark.browser
+def test_cancel_a_message_what_a_monitor_sees_and_the_login_throttle(
+    gateway_factory: Callable[..., str], ministry: SandboxHandle, browser: Any
+) -> None:
+    url = gateway_factory(retry_max_attempts=1, login_delay_after=2, login_delay_s=0.05, login_lockout_after=3)
+    ministry.faults(fail_next=5, status=503, path_prefixes=DELIVERY_PATHS)
+    dossier = sample_dossier()
+    code = dossier["MaHoSo"]
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert post_dossier(http, PROVINCE_KEY, dossier, sample_files(dossier)).status_code == 202
+    wait_until(lambda: _dossier(url, code)["state"] == "dead")
+    ministry.faults()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(base_url=url, locale="vi-VN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        # An administrator cancels the dead delivery from its row, giving a reason.
+        _log_in(page, ADMIN_KEY)
+        page.wait_for_url(re.compile(r"/admin$"))
+        assert page.inner_text("#user-role") == "quản trị"
+        page.goto("/admin/messages")
+        row = page.locator("tr", has_text=code)
+        row.locator("a:has-text('Hủy…')").click()
+        page.wait_for_url(re.compile(r"/admin/messages/\d+/cancel$"))
+        message_path = page.url.removeprefix(url).removesuffix("/cancel")
+        page.fill("#reason", "tỉnh sẽ gửi lại bản đúng")
+        page.click("button:has-text('Xác nhận hủy thông điệp')")
+        page.wait_for_url(re.compile(r"/admin/messages/\d+\?done=cancel"))
+        assert "Đã hủy thông điệp" in page.inner_text("p.flash")
+        assert page.inner_text("#message-state") == "Đã hủy"
+        assert page.locator("#cancel-message").count() == 0  # cancelled: nothing more to cancel
+        page.goto("/admin/audit")
+        assert "Hủy thông điệp" in page.locator("table.audit tbody tr").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "admin-console-cancel.png"), full_page=True)
+        page.click("button:has-text('Đăng xuất')")
+        page.wait_for_url(re.compile(r"/admin/login$"))
+
+        # A monitor sees the message, but no replay or cancel.
+        _log_in(page, MONITOR_KEY)
+        page.wait_for_url(re.compile(r"/admin$"))
+        assert page.inner_text("#user-role") == "giám sát (chỉ xem)"
+        page.goto(message_path)
+        assert page.inner_text("#message-state") == "Đã hủy"
+        assert page.locator("button:has-text('Gửi lại')").count() == 0
+        page.goto("/admin/messages?state=")
+        assert page.locator("tr", has_text=code).count() >= 1
+        assert page.locator("a:has-text('Hủy…')").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "admin-console-monitor.png"), full_page=True)
+        page.click("button:has-text('Đăng xuất')")
+        page.wait_for_url(re.compile(r"/admin/login$"))
+
+        # Wrong keys from this address: refused for a while, even the right key.
+        for attempt in range(3):
+            _log_in(page, f"wrong-key-{attempt}")
+        assert "Đăng nhập sai quá nhiều lần" in page.inner_text("main")
+        _log_in(page, ADMIN_KEY)
+        assert "/admin/login" in page.url
+        assert "Đăng nhập sai quá nhiều lần" in page.inner_text("main")
+        page.screenshot(path=str(ARTIFACTS / "admin-console-throttle.png"), full_page=True)
     finally:
         context.close()

@@ -1,7 +1,8 @@
 """The authorization matrix, for EVERY route of the app (a new route must be added to the table here).
 
 /api/v1/…: no key → 401 with WWW-Authenticate, unknown key → 401, a key without the scope → 403, the
-right scope → neither. /admin console pages: no session → redirect to the login page. /health and
+right scope → neither (``monitor``: every admin read route, no action). /admin console pages: no session →
+redirect to the login page; a monitor's session → every page, and 403 for every action. /health and
 /metrics are public. Also: keys given as ``sha256=<hex>``, rotation (two keys of one client), and the
 constant-time comparison against every configured key.
 """
@@ -21,31 +22,34 @@ from starlette.testclient import TestClient
 from gateway import auth as auth_module
 from gateway.app import create_app
 from gateway.settings import Settings, parse_api_keys
-from tests.conftest import ADMIN_KEY, PROVINCE_KEY, READER_KEY
+from tests.conftest import ADMIN_KEY, MONITOR_KEY, PROVINCE_KEY, READER_KEY
+from tests.support.admin import console_login, hidden
 from tests.support.intake import auth
 
 PROBLEM = "application/problem+json"
-KEY_SCOPES = {PROVINCE_KEY: {"dossiers:write", "dossiers:read"}, READER_KEY: {"dossiers:read"}, ADMIN_KEY: {"admin"}}
+KEY_SCOPES = {PROVINCE_KEY: {"dossiers:write", "dossiers:read"}, READER_KEY: {"dossiers:read"}, ADMIN_KEY: {"admin"},
+              MONITOR_KEY: {"monitor"}}
+READ = "admin|monitor"  # the admin API's read routes: an administrator or the read-only monitor
 
-# (method, path template) → the scope it needs. Every /api/v1 route of the app must be listed.
+# (method, path template) → the scopes that may call it ("a|b": either). Every /api/v1 route must be listed.
 API_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/dossiers"): "dossiers:write",
     ("GET", "/api/v1/dossiers"): "dossiers:read",
     ("GET", "/api/v1/dossiers/{ma_ho_so}"): "dossiers:read",
-    ("GET", "/api/v1/admin/messages"): "admin",
-    ("GET", "/api/v1/admin/messages/{message_id}"): "admin",
+    ("GET", "/api/v1/admin/messages"): READ,
+    ("GET", "/api/v1/admin/messages/{message_id}"): READ,
     ("POST", "/api/v1/admin/messages/replay"): "admin",
     ("POST", "/api/v1/admin/messages/{message_id}/replay"): "admin",
     ("POST", "/api/v1/admin/messages/{message_id}/cancel"): "admin",
-    ("GET", "/api/v1/admin/audit"): "admin",
-    ("GET", "/api/v1/admin/stats"): "admin",
-    ("GET", "/api/v1/admin/identity-mismatches"): "admin",
+    ("GET", "/api/v1/admin/audit"): READ,
+    ("GET", "/api/v1/admin/stats"): READ,
+    ("GET", "/api/v1/admin/identity-mismatches"): READ,
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/release"): "admin",
-    ("GET", "/api/v1/admin/delivery-conflicts"): "admin",
+    ("GET", "/api/v1/admin/delivery-conflicts"): READ,
     ("POST", "/api/v1/admin/dossiers/{ma_ho_so}/conflict"): "admin",
     ("POST", "/api/v1/death-notices"): "dossiers:write",
     ("GET", "/api/v1/death-notices/{ma_ho_so_lien_thong}"): "dossiers:read",
-    ("GET", "/api/v1/admin/payment-adjustments"): "admin",
+    ("GET", "/api/v1/admin/payment-adjustments"): READ,
 }
 # Routes open to anyone (the console's login form itself, health, metrics, the API description).
 PUBLIC_ROUTES = {
@@ -100,7 +104,7 @@ def test_api_matrix_for_every_route(sqlite_settings: Settings, client: TestClien
     api = [r for r in all_routes(sqlite_settings) if r[1].startswith("/api/")]
     assert api
     for method, template in api:
-        scope = API_ROUTES[(method, template)]
+        allowed = set(API_ROUTES[(method, template)].split("|"))
         path, body = concrete(template), BODIES.get((method, template))
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
@@ -113,7 +117,7 @@ def test_api_matrix_for_every_route(sqlite_settings: Settings, client: TestClien
             assert unknown.headers["content-type"].startswith(PROBLEM)
         for key, scopes in KEY_SCOPES.items():
             answer = client.request(method, path, json=body, headers=auth(key))
-            if scope in scopes:
+            if allowed & scopes:
                 assert answer.status_code not in (401, 403), (method, path, key, answer.text)
             else:
                 assert answer.status_code == 403, (method, path, key)
@@ -137,6 +141,28 @@ def test_console_pages_need_a_session(sqlite_settings: Settings, client: TestCli
                 assert answer.status_code in (302, 303, 307, 401, 403), (method, path, answer.status_code)
                 if answer.status_code in (302, 303, 307):
                     assert "/admin/login" in answer.headers["location"]
+
+
+# Console posts that anyone logged in may make; every other console post is an action, for admin only.
+CONSOLE_POSTS_FOR_EVERY_ROLE = {("POST", "/admin/logout")}
+
+
+def test_console_matrix_a_monitor_reads_every_page_and_is_refused_every_action(
+        sqlite_settings: Settings, client: TestClient) -> None:
+    console = [r for r in all_routes(sqlite_settings)
+               if r[1].startswith("/admin") and r not in PUBLIC_ROUTES and r not in CONSOLE_POSTS_FOR_EVERY_ROLE]
+    assert console_login(client, MONITOR_KEY).status_code == 303
+    csrf = hidden(client.get("/admin").text, "csrf_token")
+    for method, template in console:
+        path = concrete(template)
+        if method == "GET":
+            answer = client.get(path)
+            assert answer.status_code in (200, 404), (path, answer.status_code)  # 404: the sample id is not there
+            assert 'id="user-role">giám sát' in answer.text, path
+        else:
+            answer = client.request(method, path, data={"csrf_token": csrf, "reason": "test", "action": "accept"})
+            assert answer.status_code == 403, (method, path, answer.status_code)
+            assert "Vai trò giám sát (monitor) chỉ được xem" in answer.text, path
 
 
 def test_health_and_metrics_are_public(client: TestClient) -> None:

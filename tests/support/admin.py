@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -57,3 +58,18 @@ def count(db: Database, model: Any) -> int:
     """Rows of a table."""
     with db.session() as session:
         return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def hidden(html: str, name: str) -> str:
+    """The value of a page's hidden form field ``name``."""
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name}"
+    return found.group(1)
+
+
+def console_login(client: Any, key: str, **headers: str) -> Any:
+    """Post ``key`` to the console's login form (fetched first, for its token); the answer, not followed."""
+    page = client.get("/admin/login", headers=headers)
+    assert page.status_code == 200, page.status_code
+    return client.post("/admin/login", data={"api_key": key, "login_token": hidden(page.text, "login_token")},
+                       headers=headers)

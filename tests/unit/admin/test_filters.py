@@ -21,9 +21,9 @@ HANOI = timezone(timedelta(hours=7))
 
 def test_a_typed_filter_is_parsed_once_for_every_caller() -> None:
     filt = MessageFilter.parse(state="dead", kind="deliver_dossier", ma_ho_so="000.00.12.H56-240115-0001",
-                               since="2h", until="2026-11-23T08:00", error="timeout", naive=HANOI, now=NOW)
+                               since="2h", until="2026-11-23T18:00", error="timeout", naive=HANOI, now=NOW)
     assert filt == MessageFilter(state="dead", kind="deliver_dossier", key="000.00.12.H56-240115-0001",
-                                 since=NOW - timedelta(hours=2), until=datetime(2026, 11, 23, 1, 0, tzinfo=UTC),
+                                 since=NOW - timedelta(hours=2), until=datetime(2026, 11, 23, 11, 0, tzinfo=UTC),
                                  error="timeout")
     assert MessageFilter.parse(state="", kind="", ma_ho_so="", since=" ", until=None, error="") == MessageFilter()
     assert MessageFilter.parse().is_empty()
@@ -39,6 +39,14 @@ def test_every_field_at_fault_is_named_at_once() -> None:
     assert isinstance(caught.value, ValueError)
     [renamed] = FilterError([caught.value.errors[0]]).renamed({"state": "--state"})
     assert renamed.field == "--state" and renamed.code == "invalid_state"
+
+
+def test_an_end_not_after_the_start_is_named() -> None:
+    for until in ("2026-11-20", "2026-11-21"):  # before, or equal (the end is excluded: nothing could match)
+        with pytest.raises(FilterError) as caught:
+            MessageFilter.parse(since="2026-11-21", until=until)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("until", "until_not_after_since")]
+    assert MessageFilter.parse(since="2026-11-21", until="2026-11-22").until is not None
 
 
 def test_states_are_listed_once() -> None:

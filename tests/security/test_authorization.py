@@ -46,6 +46,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/death-notices"): "dossiers:write",
     ("GET", "/api/v1/death-notices/{ma_ho_so_lien_thong}"): "dossiers:read",
     ("GET", "/api/v1/admin/payment-adjustments"): "admin",
+    ("GET", "/api/v1/admin/dossiers/{ma_ho_so}/timeline"): "admin",
+    ("GET", "/api/v1/admin/overdue"): "admin",
 }
 # Routes open to anyone (the console's login form itself, health, metrics, the API description).
 PUBLIC_ROUTES = {

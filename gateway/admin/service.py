@@ -351,8 +351,12 @@ def stats(db: Database) -> OutboxStats:
 
 
 def _bucket_ends(now: datetime, span: timedelta, bucket: timedelta) -> list[datetime]:
+    """The ends of the ``span / bucket`` buckets up to ``now``: on the clock's bucket boundaries (a quarter hour
+    reads 08:15), the last one the first boundary at or after ``now`` (the current bucket, partly elapsed)."""
     count = int(span / bucket)
-    return [now - bucket * (count - 1 - i) for i in range(count)]
+    epoch = datetime(2000, 1, 1, tzinfo=now.tzinfo)
+    last = epoch + bucket * -((epoch - now) // bucket)  # ceiling to a boundary
+    return [last - bucket * (count - 1 - i) for i in range(count)]
 
 
 def finished_series(db: Database, now: datetime, *, span: timedelta = timedelta(hours=24),

@@ -25,6 +25,7 @@ from outbox.columns import utcnow
 from outbox.models import OutboxAttempt, OutboxMessage
 from tests.conftest import ADMIN_KEY, PROVINCE_KEY
 from tests.integration.test_admin_console import _hidden, _login, _with
+from tests.integration.test_identity_admin import held
 from tests.support.intake import auth, post_json, sample_files
 
 CODE = "000.00.12.H56-240115-0401"
@@ -231,3 +232,16 @@ def test_the_dashboard_draws_the_three_charts_inline(client: TestClient, db: Dat
     assert 'id="delivered-total">2<' in html and 'id="backlog-now">1<' in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "unsafe-inline" not in page.headers["content-security-policy"]
+
+
+def test_a_held_dossier_shows_its_check_and_offers_the_release_page(client: TestClient, db: Database) -> None:
+    code = "000.00.12.H56-240115-0301"
+    held(client, db, code)
+    found = journey.journey(db, code)
+    assert found is not None and found.state == "held"
+    check = next(e for e in found.timeline if e.source == "identity")
+    assert (check.state, check.code, check.fields) == ("held", "mismatch", ["DuLieuToKhai.NgaySinh"])
+    assert [(a.kind, a.path) for a in found.actions] == [("release", f"/held/{code}/release")]
+    _login(client)
+    html = client.get(f"/admin/dossiers/{code}").text
+    assert f'href="/admin/held/{code}/release"' in html and 'data-action="release"' in html

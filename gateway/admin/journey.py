@@ -168,6 +168,13 @@ def overdue_list(db: Database, *, commune: str | None = None, limit: int = 200) 
     )
 
 
+def overdue_counts(db: Database) -> list[CommuneCount]:
+    """How many dossiers are overdue in each commune that has some, most first."""
+    with db.session() as session:
+        per_commune = dossiers.overdue_by_commune(session, utcnow())
+    return [CommuneCount(maXa=code, tenXa=_commune_name(code), count=n) for code, n in per_commune]
+
+
 def _commune_name(code: str | None) -> str | None:
     unit = commune_unit(code) if code else None
     return unit.name if unit else None

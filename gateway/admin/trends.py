@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from markupsafe import Markup
 
 from gateway.admin.charts import Bar, bar_chart, line_chart
-from gateway.admin.journey import CommuneCount, overdue_list
+from gateway.admin.journey import CommuneCount, overdue_counts
 from gateway.admin.service import backlog_series, finished_series
 from gateway.db import Database
 from mappings.dates import VN_TZ
@@ -52,7 +52,7 @@ def trends(db: Database, now: datetime | None = None) -> Trends:
         deliveries_per_minute=[(end, round(n / per_minute, 2))
                                for end, n in finished_series(db, moment, span=SPAN, bucket=BUCKET)],
         backlog=backlog_series(db, moment, span=SPAN, bucket=BUCKET),
-        overdue_by_commune=overdue_list(db, limit=1).byCommune,
+        overdue_by_commune=overdue_counts(db),
     )
 
 

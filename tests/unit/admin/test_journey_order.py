@@ -1,10 +1,13 @@
-"""The timeline's order and the days overdue."""
+"""The timeline's order, the days overdue, the names of what it shows."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from gateway.admin.journey import TimelineEntry, days_overdue, ordered
+from gateway.admin.reasons import labels
+from gateway.models import DeliveryState
+from gateway.vocabulary import DossierEventKind, IdentityAction
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -25,3 +28,9 @@ def test_days_overdue_are_whole_calendar_days_since_the_promised_date() -> None:
     assert days_overdue(T0, T0 + timedelta(hours=23)) == 0
     assert days_overdue(T0, T0 + timedelta(days=3, hours=1)) == 3
     assert days_overdue(T0, T0 - timedelta(days=1)) == 0
+
+
+def test_every_event_kind_delivery_state_and_identity_action_has_its_console_name() -> None:
+    assert set(labels("dossier_events")) == {k.value for k in DossierEventKind}
+    assert set(labels("delivery_states")) == {v for k, v in vars(DeliveryState).items() if k.isupper()}
+    assert set(labels("identity_actions")) == {a.value for a in IdentityAction}

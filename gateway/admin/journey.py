@@ -24,7 +24,7 @@ from gateway.dossiers import repository as dossiers
 from gateway.identity import repository as identity
 from gateway.models import DeliveryState, DossierEvent, IdentityCheck, PaymentAdjustment
 from gateway.payments import repository as payments
-from gateway.vocabulary import MessageKind
+from gateway.vocabulary import DossierEventKind, MessageKind
 from mappings.admin_units import commune as commune_unit
 from mappings.tables import ministry_status
 from outbox.columns import utcnow
@@ -141,7 +141,10 @@ def journey(db: Database, ma_ho_so: str) -> DossierJourney | None:
     row = found.dossier
     overdue = row.due_at is not None and row.due_at < now and not row.is_final
     status = ministry_status(row.ministry_status) if row.ministry_status else None
-    entries = [*map(_event_entry, found.events), *map(_check_entry, checks),
+    checked = {check.revision for check in checks}
+    # A check's row says what its history line says, and what became of it since (released, corrected): one line.
+    events = [e for e in found.events if not (e.kind in _IDENTITY_EVENTS and e.revision in checked)]
+    entries = [*map(_event_entry, events), *map(_check_entry, checks),
                *(entry for m in messages for entry in _message_entries(m)), *map(_payment_entry, adjustments),
                *map(_audit_entry, audits)]
     return DossierJourney(
@@ -182,6 +185,8 @@ def _commune_name(code: str | None) -> str | None:
 
 # ---- the timeline's lines -----------------------------------------------------------------------------------
 
+_IDENTITY_EVENTS = {DossierEventKind.IDENTITY_VERIFIED, DossierEventKind.IDENTITY_HELD,
+                    DossierEventKind.IDENTITY_MISMATCH, DossierEventKind.IDENTITY_UNVERIFIED}
 _EVENT_CODES = ("status", "maLoi", "reason", "action")  # detail keys holding a code worth showing
 
 
@@ -202,7 +207,7 @@ def _event_entry(event: DossierEvent) -> TimelineEntry:
 
 def _check_entry(check: IdentityCheck) -> TimelineEntry:
     title = (f"Đối chiếu CSDL dân cư: {label('identity_outcomes', check.outcome)}"
-             f"{' (ghi nhận đã mất)' if check.deceased else ''}")
+             f"{' (ghi nhận đã mất)' if check.deceased else ''} — {label('identity_actions', check.action)}")
     return TimelineEntry(at=check.checked_at, source="identity", kind="identity_check", title=title,
                          revision=check.revision, state=check.action, code=check.outcome, fields=list(check.fields))
 

@@ -245,3 +245,17 @@ def test_a_held_dossier_shows_its_check_and_offers_the_release_page(client: Test
     _login(client)
     html = client.get(f"/admin/dossiers/{code}").text
     assert f'href="/admin/held/{code}/release"' in html and 'data-action="release"' in html
+
+
+def test_an_identity_check_is_one_line_even_with_its_history_line(client: TestClient, db: Database) -> None:
+    code = "000.00.12.H56-240115-0302"
+    held(client, db, code)
+    with db.session(write=True) as session:
+        row = dossiers.lock_existing(session, code)
+        assert row is not None
+        dossiers.add_event(session, NewEvent(row.id, DossierEventKind.IDENTITY_HELD, utcnow(), 1,
+                                             {"fields": ["DuLieuToKhai.NgaySinh"]}))
+    found = journey.journey(db, code)
+    assert found is not None
+    assert [e.kind for e in found.timeline if "identity" in e.kind] == ["identity_check"]
+    assert "Tạm dừng" in next(e.title for e in found.timeline if e.kind == "identity_check")

@@ -49,6 +49,10 @@ class TimelineEntry(BaseModel):
     reason: str | None = Field(default=None, description="why it failed, in plain Vietnamese")
     fields: list[str] = Field(default_factory=list, description="field paths at fault (never their values)")
     messageId: int | None = None
+    clock: Literal["gateway", "ministry"] = Field(
+        default="gateway", description="whose clock ``at`` is on: the ministry stamps its own moments (arrival in "
+                                       "pending reception, statuses) to the whole second")
+    sortAt: datetime | None = Field(default=None, exclude=True)  # where the timeline places it, if not at ``at``
 
 
 class DossierAction(BaseModel):
@@ -123,8 +127,9 @@ def find_code(db: Database, query: str) -> str | None:
 
 def ordered(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
     """The entries by time; those at the same moment keep the order they were given in (a message before its
-    attempts, a history line before the messages it enqueued)."""
-    return sorted(entries, key=lambda entry: entry.at)
+    attempts, a history line before the messages it enqueued); ``sortAt``, when set, places an entry instead of
+    ``at``."""
+    return sorted(entries, key=lambda entry: entry.sortAt or entry.at)
 
 
 def journey(db: Database, ma_ho_so: str) -> DossierJourney | None:
@@ -144,7 +149,7 @@ def journey(db: Database, ma_ho_so: str) -> DossierJourney | None:
     checked = {check.revision for check in checks}
     # A check's row says what its history line says, and what became of it since (released, corrected): one line.
     events = [e for e in found.events if not (e.kind in _IDENTITY_EVENTS and e.revision in checked)]
-    entries = [*map(_event_entry, events), *map(_check_entry, checks),
+    entries = [*_after_their_attempts([_event_entry(e) for e in events], messages), *map(_check_entry, checks),
                *(entry for m in messages for entry in _message_entries(m)), *map(_payment_entry, adjustments),
                *map(_audit_entry, audits)]
     return DossierJourney(
@@ -187,6 +192,8 @@ def _commune_name(code: str | None) -> str | None:
 
 _IDENTITY_EVENTS = {DossierEventKind.IDENTITY_VERIFIED, DossierEventKind.IDENTITY_HELD,
                     DossierEventKind.IDENTITY_MISMATCH, DossierEventKind.IDENTITY_UNVERIFIED}
+_MINISTRY_STAMPED = {DossierEventKind.DELIVERED, DossierEventKind.MINISTRY_STATUS, DossierEventKind.DECISION_CHECKED}
+"""History lines whose time is the ministry's (its ngayTao, its change feed's thoiDiem)."""
 _EVENT_CODES = ("status", "maLoi", "reason", "action")  # detail keys holding a code worth showing
 
 
@@ -202,7 +209,26 @@ def _event_entry(event: DossierEvent) -> TimelineEntry:
     if event.kind == "delivery_failed":
         reason = explain(MessageKind.DELIVER_DOSSIER, detail).reason
     return TimelineEntry(at=event.at, source="dossier", kind=event.kind, title=title, revision=event.revision,
-                         code=code, fields=fields, reason=reason)
+                         code=code, fields=fields, reason=reason,
+                         clock="ministry" if event.kind in _MINISTRY_STAMPED else "gateway")
+
+
+def _after_their_attempts(entries: list[TimelineEntry], messages: list[MessageDetail]) -> list[TimelineEntry]:
+    """Each ``delivered`` line placed no earlier than the start of the successful attempt that delivered its
+    revision: its time is the ministry's stamp of the arrival, to the whole second, which may read earlier."""
+    started: dict[int, datetime] = {}
+    for m in messages:
+        revision = (m.payload or {}).get("revision")
+        if m.kind == MessageKind.DELIVER_DOSSIER and isinstance(revision, int):
+            for attempt in m.attemptsLog:
+                if attempt.outcome == MessageState.DONE.value:
+                    started[revision] = attempt.startedAt
+    out = []
+    for entry in entries:
+        begun = started.get(entry.revision or 0) if entry.kind == DossierEventKind.DELIVERED else None
+        out.append(entry.model_copy(update={"sortAt": begun + timedelta(microseconds=1)})
+                   if begun is not None and begun >= entry.at else entry)
+    return out
 
 
 def _check_entry(check: IdentityCheck) -> TimelineEntry:

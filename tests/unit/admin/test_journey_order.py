@@ -34,3 +34,13 @@ def test_every_event_kind_delivery_state_and_identity_action_has_its_console_nam
     assert set(labels("dossier_events")) == {k.value for k in DossierEventKind}
     assert set(labels("delivery_states")) == {v for k, v in vars(DeliveryState).items() if k.isupper()}
     assert set(labels("identity_actions")) == {a.value for a in IdentityAction}
+
+
+def test_an_entry_placed_by_sort_at_keeps_its_own_time() -> None:
+    delivered = TimelineEntry(at=T0, source="dossier", kind="delivered", title="", clock="ministry",
+                              sortAt=T0 + timedelta(milliseconds=401))
+    attempt = TimelineEntry(at=T0 + timedelta(milliseconds=400), source="attempt", kind="deliver_dossier", title="")
+    callback = TimelineEntry(at=T0 + timedelta(milliseconds=500), source="message", kind="province_callback", title="")
+    assert [e.kind for e in ordered([callback, delivered, attempt])] == ["deliver_dossier", "delivered",
+                                                                          "province_callback"]
+    assert delivered.at == T0 and "sortAt" not in delivered.model_dump()

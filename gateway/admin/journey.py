@@ -194,6 +194,7 @@ _IDENTITY_EVENTS = {DossierEventKind.IDENTITY_VERIFIED, DossierEventKind.IDENTIT
                     DossierEventKind.IDENTITY_MISMATCH, DossierEventKind.IDENTITY_UNVERIFIED}
 _MINISTRY_STAMPED = {DossierEventKind.DELIVERED, DossierEventKind.MINISTRY_STATUS, DossierEventKind.DECISION_CHECKED}
 """History lines whose time is the ministry's (its ngayTao, its change feed's thoiDiem)."""
+_AFTER_ARRIVAL = {DossierEventKind.MINISTRY_STATUS, DossierEventKind.DECISION_CHECKED}
 _EVENT_CODES = ("status", "maLoi", "reason", "action")  # detail keys holding a code worth showing
 
 
@@ -215,7 +216,8 @@ def _event_entry(event: DossierEvent) -> TimelineEntry:
 
 def _after_their_attempts(entries: list[TimelineEntry], messages: list[MessageDetail]) -> list[TimelineEntry]:
     """Each ``delivered`` line placed no earlier than the start of the successful attempt that delivered its
-    revision: its time is the ministry's stamp of the arrival, to the whole second, which may read earlier."""
+    revision, and the ministry's statuses no earlier than the first: their times are the ministry's stamps, to
+    the whole second, which may read earlier than the gateway's own moments of that second."""
     started: dict[int, datetime] = {}
     for m in messages:
         revision = (m.payload or {}).get("revision")
@@ -228,6 +230,11 @@ def _after_their_attempts(entries: list[TimelineEntry], messages: list[MessageDe
         begun = started.get(entry.revision or 0) if entry.kind == DossierEventKind.DELIVERED else None
         out.append(entry.model_copy(update={"sortAt": begun + timedelta(microseconds=1)})
                    if begun is not None and begun >= entry.at else entry)
+    # Nor does the ministry move a dossier before it arrived: its statuses after the first delivered line.
+    arrived = min((e.sortAt or e.at for e in out if e.kind == DossierEventKind.DELIVERED), default=None)
+    if arrived is not None:
+        out = [e.model_copy(update={"sortAt": arrived + timedelta(microseconds=2)})
+               if e.kind in _AFTER_ARRIVAL and e.at <= arrived else e for e in out]
     return out
 
 

@@ -44,3 +44,21 @@ def test_an_entry_placed_by_sort_at_keeps_its_own_time() -> None:
     assert [e.kind for e in ordered([callback, delivered, attempt])] == ["deliver_dossier", "delivered",
                                                                           "province_callback"]
     assert delivered.at == T0 and "sortAt" not in delivered.model_dump()
+
+
+def test_the_ministrys_whole_second_stamps_never_precede_the_attempt_that_delivered() -> None:
+    from gateway.admin.journey import _after_their_attempts
+    from gateway.admin.schemas import AttemptInfo, MessageDetail
+
+    start = T0 + timedelta(milliseconds=400)
+    message = MessageDetail(
+        id=1, kind="deliver_dossier", key="k", state="done", attempts=1, nextAttemptAt=None, lastError=None,
+        createdAt=T0, updatedAt=T0, finishedAt=T0, payload={"revision": 1}, lastErrorDetail=None, leaseOwner=None,
+        attemptsLog=[AttemptInfo(attempt=1, startedAt=start, durationMs=5, outcome="done", errorClass=None,
+                                 error=None, httpStatus=None, detail=None, worker="w")])
+    delivered = TimelineEntry(at=T0, source="dossier", kind="delivered", title="", revision=1, clock="ministry")
+    status = TimelineEntry(at=T0, source="dossier", kind="ministry_status", title="", clock="ministry")
+    attempt = TimelineEntry(at=start, source="attempt", kind="deliver_dossier", title="")
+    placed = _after_their_attempts([delivered, status], [message])
+    assert [e.kind for e in ordered([*placed, attempt])] == ["deliver_dossier", "delivered", "ministry_status"]
+    assert [e.at for e in placed] == [T0, T0]  # shown at the ministry's own time

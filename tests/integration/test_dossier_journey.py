@@ -18,9 +18,12 @@ from gateway.app import create_app
 from gateway.db import Database, create_database
 from gateway.dossiers import repository as dossiers
 from gateway.dossiers.repository import NewEvent
+from gateway.payments import repository as payments
+from gateway.payments.repository import AdjustmentKind, NewAdjustment
 from gateway.reconcile.apply import apply_change
 from gateway.settings import Settings
 from gateway.vocabulary import DossierEventKind
+from mappings.money import Span
 from outbox.columns import utcnow
 from outbox.models import OutboxAttempt, OutboxMessage
 from tests.conftest import ADMIN_KEY, PROVINCE_KEY
@@ -259,3 +262,14 @@ def test_an_identity_check_is_one_line_even_with_its_history_line(client: TestCl
     assert found is not None
     assert [e.kind for e in found.timeline if "identity" in e.kind] == ["identity_check"]
     assert "Tạm dừng" in next(e.title for e in found.timeline if e.kind == "identity_check")
+
+
+def test_a_back_payment_is_on_the_timeline_with_its_months_and_amount(client: TestClient, db: Database) -> None:
+    deliver_with_status_and_callback(client, db)
+    with db.session(write=True) as session:
+        payments.record(session, NewAdjustment(kind=AdjustmentKind.BACK_PAYMENT, ma_ho_so=CODE, commune_code="16171",
+                                               span=Span((("2024-05", 430000), ("2024-06", 430000)))), utcnow())
+    found = journey.journey(db, CODE)
+    assert found is not None
+    [line] = [e for e in found.timeline if e.source == "payment"]
+    assert (line.kind, line.title) == ("truy_linh", "Truy lĩnh 2024-05 → 2024-06: 860.000 đồng")

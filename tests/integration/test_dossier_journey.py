@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.db import Database, create_database
 from gateway.dossiers import repository as dossiers
 from gateway.dossiers.repository import NewEvent
+from gateway.identity.service import release
 from gateway.payments import repository as payments
 from gateway.payments.repository import AdjustmentKind, NewAdjustment
 from gateway.reconcile.apply import apply_change
@@ -273,3 +274,16 @@ def test_a_back_payment_is_on_the_timeline_with_its_months_and_amount(client: Te
     assert found is not None
     [line] = [e for e in found.timeline if e.source == "payment"]
     assert (line.kind, line.title) == ("truy_linh", "Truy lĩnh 2024-05 → 2024-06: 860.000 đồng")
+
+
+def test_a_release_is_on_the_timeline_as_the_administrators_action(client: TestClient, db: Database) -> None:
+    code = "000.00.12.H56-240115-0303"
+    held(client, db, code)
+    release(db, code, actor="api:admin", reason="Đã xác minh trực tiếp")
+    found = journey.journey(db, code)
+    assert found is not None
+    audit = [e for e in found.timeline if e.source == "audit"]
+    assert [(e.kind, e.revision) for e in audit] == [("release", 1)] and "api:admin" in audit[0].title
+    assert "released" in [e.kind for e in found.timeline]  # the history line
+    assert next(e.state for e in found.timeline if e.kind == "identity_check") == "released"
+    assert [a.kind for a in found.actions] == ["cancel"]  # its delivery is queued now; no release any more

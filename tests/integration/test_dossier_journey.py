@@ -287,3 +287,17 @@ def test_a_release_is_on_the_timeline_as_the_administrators_action(client: TestC
     assert "released" in [e.kind for e in found.timeline]  # the history line
     assert next(e.state for e in found.timeline if e.kind == "identity_check") == "released"
     assert [a.kind for a in found.actions] == ["cancel"]  # its delivery is queued now; no release any more
+
+
+def test_a_dossier_in_conflict_offers_the_decision_page(client: TestClient, db: Database) -> None:
+    post(client)
+    with db.session(write=True) as session:
+        row = dossiers.lock_existing(session, CODE)
+        assert row is not None
+        dossiers.mark_conflict(session, row.id, ministry_id=MINISTRY_ID, ministry_status="CHO_TIEP_NHAN",
+                               national_status=2)
+        for message in session.execute(select(OutboxMessage).where(OutboxMessage.key == CODE)).scalars():  # type: ignore[arg-type]
+            message.state = "done"
+    found = journey.journey(db, CODE)
+    assert found is not None and found.state == "conflict"
+    assert [(a.kind, a.method, a.path) for a in found.actions] == [("conflict", "get", f"/conflicts/{CODE}")]

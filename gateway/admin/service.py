@@ -146,7 +146,7 @@ def dossier_messages(session: Session, ma_ho_so: str) -> list[MessageDetail]:
     return [_detail(m, by_message.get(int(m.id or 0), [])) for m in messages]
 
 
-DOSSIER_AUDIT_SCAN = 2000
+DOSSIER_AUDIT_SCAN = 500
 """How many of the latest replay and cancel entries are searched for a dossier's message ids."""
 
 

@@ -426,8 +426,9 @@ def messages_cancel(
 
 @dossiers_app.command("show")
 def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="The dossier's code.")) -> None:
-    """A dossier's delivery state, ministry status, files (no content), history and messages."""
+    """A dossier's delivery state, ministry status, files (no content), history, messages and its timeline."""
     from gateway.admin import service
+    from gateway.admin.journey import journey as dossier_journey
     from gateway.dossiers.service import get_dossier
     from gateway.problems import Problem
 
@@ -438,6 +439,7 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
             err.print(Text(exc.detail or f"no dossier {ma_ho_so}"))
             raise typer.Exit(1) from exc
         messages = service.list_messages(db, service.MessageFilter(key=ma_ho_so), limit=100).items
+        journey = dossier_journey(db, ma_ho_so)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
@@ -476,6 +478,14 @@ def dossiers_show(ma_ho_so: str = typer.Argument(..., metavar="MAHOSO", help="Th
         history.add_row(_cell(_when(h.at)), _cell(h.event), _cell(h.revision), _cell(h.detail or h.note))
     out.print(history)
     out.print(_messages_table(messages, title="messages") if messages else Text("no messages", style="dim"))
+    if journey is not None:
+        timeline = Table(title="timeline (everything, oldest first)")
+        for name in ("at", "from", "what", "rev", "state", "code", "why"):
+            timeline.add_column(name, overflow="fold")
+        for e in journey.timeline:
+            timeline.add_row(_cell(_when(e.at)), _cell(e.source), _cell(e.title), _cell(e.revision), _cell(e.state),
+                             _cell(e.code), _cell(e.reason))
+        out.print(timeline)
 
 
 @identity_app.command("mismatches")

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.admin.console_dossiers import router as dossier_router
 from gateway.admin.console_render import STATIC, page, root
 from gateway.admin.console_routes import router
 from gateway.admin.console_session import (
@@ -80,6 +81,7 @@ def install_console(app: FastAPI) -> None:
     """Add the console to ``app``: its pages, its static files, its session codec and security headers."""
     app.state.console_sessions = SessionCodec.from_settings(app.state.settings)
     app.include_router(router)
+    app.include_router(dossier_router)
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
     app.add_exception_handler(LoginRequiredError, _to_login)
     app.add_exception_handler(CsrfRejectedError, _csrf_rejected)

@@ -54,6 +54,7 @@ from gateway.admin.service import (
     replay,
     stats,
 )
+from gateway.admin.trends import pictures, trends
 from gateway.auth import authenticate
 from gateway.db import Database
 from gateway.delivery.conflicts import conflicts as delivery_conflicts
@@ -226,11 +227,14 @@ def logout(request: Request, user: FormUser, db: Db) -> Response:
 
 @router.get("")
 def dashboard(request: Request, user: User, db: Db, worker: LocalWorker) -> HTMLResponse:
-    """Counts by state and kind, oldest undelivered age, the ministry circuit, deliveries per minute."""
+    """Counts by state and kind, oldest undelivered age, the ministry circuit, deliveries per minute; the last 24
+    hours' deliveries and backlog and the overdue dossiers per commune as charts."""
     numbers = stats(db)
     circuit = worker.circuit() if worker is not None else "not_running_here"
+    found = trends(db)
     return page(request, "dashboard.html", user=user, stats=numbers, circuit=circuit, states=STATES,
-                kinds=sorted(numbers.byKind), oldest_by_kind=numbers.oldestUndeliveredAgeSByKind)
+                kinds=sorted(numbers.byKind), oldest_by_kind=numbers.oldestUndeliveredAgeSByKind,
+                trends=found, charts=pictures(found))
 
 
 _FORM_NAMES = {"ma_ho_so": "key"}  # the parser's names that the console's form spells otherwise

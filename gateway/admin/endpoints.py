@@ -13,8 +13,10 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Path, Query
 
-from gateway.admin import service
+from gateway.admin import journey, service
 from gateway.admin.filters import FilterError, MessageFilter
+from gateway.admin.journey import DossierJourney, OverdueList
+from gateway.admin.reports import commune_filter
 from gateway.admin.schemas import (
     AuditPage,
     BulkReplayRequest,
@@ -181,3 +183,29 @@ def read_stats(_principal: Reader, db: Db, worker: LocalWorker) -> Stats:
     circuits = {t: s.value for t, s in worker.dispatcher.circuit_states().items()} if worker is not None else {}
     return Stats(**service.stats(db).model_dump(), ministryCircuit=circuits.get(Peer.MINISTRY, "not_running_here"),
                  circuits=circuits)
+
+
+@router.get("/dossiers/{ma_ho_so}/timeline", response_model=DossierJourney, responses=problem_responses(401, 403, 404),
+            summary="One dossier's timeline: revisions, identity checks, delivery attempts, the ministry's statuses, "
+                    "callbacks, payments, admin actions; its deadline and the actions that apply (codes, no "
+                    "personal data)")
+def read_timeline(ma_ho_so: Annotated[str, Path(max_length=64)], _principal: Reader, db: Db) -> DossierJourney:
+    """The dossier's journey; 404 when there is no such dossier."""
+    found = journey.journey(db, ma_ho_so)
+    if found is None:
+        raise Problem(404, "dossier_not_found", f"Không có hồ sơ {ma_ho_so}.")
+    return found
+
+
+@router.get("/overdue", response_model=OverdueList, responses=problem_responses(401, 403, 422),
+            summary="Dossiers past their promised date and not final, most overdue first, with their commune; "
+                    "the count per commune")
+def read_overdue(_principal: Reader, db: Db,
+                 ma_xa: Annotated[str | None, Query(alias="maXa", max_length=8)] = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> OverdueList:
+    """The overdue list, ``maXa`` only if given."""
+    faults: list[FieldError] = []
+    commune = commune_filter(ma_xa, faults)
+    if faults:
+        raise Problem(422, "validation_failed", "Tham số không hợp lệ.", errors=faults)
+    return journey.overdue_list(db, commune=commune, limit=limit)

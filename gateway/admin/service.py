@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from gateway.admin.filters import MessageFilter  # re-exported: service.MessageFilter
@@ -113,6 +113,68 @@ def list_messages(db: Database, filt: MessageFilter, *, limit: int = 50, cursor:
     return MessagePage(items=items, next=_encode_cursor(int(rows[limit - 1].id or 0)) if more else None)
 
 
+def _attempt_info(a: OutboxAttempt) -> AttemptInfo:
+    return AttemptInfo(attempt=a.attempt, startedAt=a.started_at, durationMs=a.duration_ms, outcome=a.outcome,
+                       errorClass=a.error_class, error=a.error, httpStatus=(a.detail or {}).get("status"),
+                       detail=a.detail, worker=a.owner)
+
+
+def _detail(message: OutboxMessage, attempts: Sequence[OutboxAttempt]) -> MessageDetail:
+    return MessageDetail(**_summary_fields(message), payload=message.payload,
+                         lastErrorDetail=message.last_error_detail, leaseOwner=message.lease_owner,
+                         attemptsLog=[_attempt_info(a) for a in attempts])
+
+
+DOSSIER_MESSAGES = 500
+"""At most this many messages of one dossier on its timeline (a dossier has a handful; a replay storm more)."""
+
+
+def dossier_messages(session: Session, ma_ho_so: str) -> list[MessageDetail]:
+    """Every message about dossier ``ma_ho_so`` (its steps under its code, its callbacks under
+    ``callback:<MaHoSo>``), oldest first, each with its attempts; at most :data:`DOSSIER_MESSAGES`."""
+    messages = session.execute(
+        select(OutboxMessage).where(col(OutboxMessage.key).in_([ma_ho_so, callback_key(ma_ho_so)]))
+        .order_by(col(OutboxMessage.id)).limit(DOSSIER_MESSAGES)
+    ).scalars().all()
+    by_message: dict[int, list[OutboxAttempt]] = {}
+    ids = [int(m.id or 0) for m in messages]
+    for start in range(0, len(ids), BATCH):
+        for attempt in session.execute(
+                select(OutboxAttempt).where(col(OutboxAttempt.message_id).in_(ids[start:start + BATCH]))
+                .order_by(col(OutboxAttempt.id))).scalars():
+            by_message.setdefault(attempt.message_id, []).append(attempt)
+    return [_detail(m, by_message.get(int(m.id or 0), [])) for m in messages]
+
+
+DOSSIER_AUDIT_SCAN = 500
+"""How many of the latest replay and cancel entries are searched for a dossier's message ids."""
+
+
+def dossier_audit(session: Session, ma_ho_so: str, message_ids: Collection[int]) -> list[AuditEntryInfo]:
+    """The audit entries about dossier ``ma_ho_so``, oldest first: the decisions naming it (release, conflict) and
+    the replays and cancels of its messages (among the latest :data:`DOSSIER_AUDIT_SCAN` of those)."""
+    named = session.execute(
+        select(AuditEntry).where(AuditEntry.target["MaHoSo"].as_string() == ma_ho_so)  # type: ignore[index]
+    ).scalars().all()
+    wanted = {int(i) for i in message_ids}
+    touching: list[AuditEntry] = []
+    if wanted:
+        recent = session.execute(
+            select(AuditEntry).where(col(AuditEntry.action).in_(("replay", "bulk_replay", "cancel")))
+            .order_by(col(AuditEntry.id).desc()).limit(DOSSIER_AUDIT_SCAN)).scalars().all()
+        touching = [e for e in recent if wanted & {int(i) for i in (e.target or {}).get("ids") or ()}]
+    entries = sorted({int(e.id or 0): e for e in [*named, *touching]}.values(), key=lambda e: int(e.id or 0))
+    return [AuditEntryInfo(id=e.id, at=e.at, actor=e.actor, action=e.action, target=_about(e.target, wanted),
+                           result=e.result) for e in entries]
+
+
+def _about(target: dict[str, Any] | None, ids: set[int]) -> dict[str, Any] | None:
+    """An audit target cut to what concerns one dossier (a bulk replay's other message ids are not its business)."""
+    if not target or "ids" not in target:
+        return target
+    return {**target, "ids": [i for i in target["ids"] if int(i) in ids]}
+
+
 def get_message(db: Database, message_id: int) -> MessageDetail | None:
     """One message with its payload (personal data stays out: payloads hold ids and callback bodies) and
     every attempt, oldest first; None if unknown."""
@@ -123,18 +185,7 @@ def get_message(db: Database, message_id: int) -> MessageDetail | None:
         attempts = session.execute(
             select(OutboxAttempt).where(col(OutboxAttempt.message_id) == message_id).order_by(col(OutboxAttempt.id))
         ).scalars().all()
-        return MessageDetail(
-            **_summary_fields(message),
-            payload=message.payload,
-            lastErrorDetail=message.last_error_detail,
-            leaseOwner=message.lease_owner,
-            attemptsLog=[
-                AttemptInfo(attempt=a.attempt, startedAt=a.started_at, durationMs=a.duration_ms, outcome=a.outcome,
-                            errorClass=a.error_class, error=a.error, httpStatus=(a.detail or {}).get("status"),
-                            detail=a.detail, worker=a.owner)
-                for a in attempts
-            ],
-        )
+        return _detail(message, attempts)
 
 
 def audit(session: Session, actor: str, action: str, target: dict[str, Any] | None,
@@ -297,6 +348,47 @@ def stats(db: Database) -> OutboxStats:
         oldestUndeliveredAgeSByKind=oldest_by_kind,
         deliveredPerMinute=round(int(recent) / 10, 2),
     )
+
+
+def _bucket_ends(now: datetime, span: timedelta, bucket: timedelta) -> list[datetime]:
+    """The ends of the ``span / bucket`` buckets up to ``now``: on the clock's bucket boundaries (a quarter hour
+    reads 08:15), the last one the first boundary at or after ``now`` (the current bucket, partly elapsed)."""
+    count = int(span / bucket)
+    epoch = datetime(2000, 1, 1, tzinfo=now.tzinfo)
+    last = epoch + bucket * -((epoch - now) // bucket)  # ceiling to a boundary
+    return [last - bucket * (count - 1 - i) for i in range(count)]
+
+
+def finished_series(db: Database, now: datetime, *, span: timedelta = timedelta(hours=24),
+                    bucket: timedelta = timedelta(minutes=15)) -> list[tuple[datetime, int]]:
+    """(bucket end, how many messages finished done in the bucket) over ``span`` before ``now``, oldest first.
+
+    One aggregate over the messages finished in the span (a CASE per bucket: the same SQL on both engines)."""
+    ends = _bucket_ends(now, span, bucket)
+    finished = col(OutboxMessage.finished_at)
+    sums = [func.sum(case((and_(finished > end - bucket, finished <= end), 1), else_=0)) for end in ends]
+    with db.session() as session:
+        row = session.execute(select(*sums).where(col(OutboxMessage.state) == MessageState.DONE.value,
+                                                  finished > ends[0] - bucket, finished <= now)).one()
+    return [(end, int(n or 0)) for end, n in zip(ends, row, strict=True)]
+
+
+def backlog_series(db: Database, now: datetime, *, span: timedelta = timedelta(hours=24),
+                   bucket: timedelta = timedelta(minutes=15)) -> list[tuple[datetime, int]]:
+    """(moment, how many messages were undelivered then) at each bucket end over ``span`` before ``now``.
+
+    Undelivered at t: created at or before t and not finished by t (done, dead or cancelled later, or not yet).
+    Reconstructed from the messages' created and finished times, so a replayed message counts from its creation
+    to its last finish, and purged messages are gone from the past. One aggregate over the messages alive in the
+    span."""
+    ends = _bucket_ends(now, span, bucket)
+    created, finished = col(OutboxMessage.created_at), col(OutboxMessage.finished_at)
+    sums = [func.sum(case((and_(created <= end, or_(finished.is_(None), finished > end)), 1), else_=0))
+            for end in ends]
+    with db.session() as session:
+        row = session.execute(select(*sums).where(created <= now,
+                                                  or_(finished.is_(None), finished > ends[0]))).one()
+    return [(end, int(n or 0)) for end, n in zip(ends, row, strict=True)]
 
 
 PURGEABLE = (MessageState.DONE.value, MessageState.CANCELLED.value)

@@ -413,6 +413,59 @@ def count_overdue(session: Session, now: datetime) -> int:
     return int(_run(session, query).scalar_one())
 
 
+def code_of(session: Session, query: str) -> str | None:
+    """The MaHoSo of the dossier whose MaHoSo, or else whose ministry id, is ``query``; None if none is."""
+    for column in (_D.c.ma_ho_so, _D.c.ministry_id):  # both indexed
+        found = _run(session, select(_D.c.ma_ho_so).where(column == query, _D.c.current_revision > 0)
+                     .order_by(_D.c.id).limit(1)).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return None
+
+
+_COMMUNE_PATH = ("beneficiary", "residence", "commune_code")
+"""Where a stored revision keeps the beneficiary's commune (the code in force: mappings.canonical)."""
+
+
+def _current_commune() -> Any:
+    return _R.c.content[_COMMUNE_PATH].as_string()
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    """An overdue dossier: its code, states, promised date and the current revision's commune code."""
+
+    ma_ho_so: str
+    delivery_state: str
+    ministry_status: str | None
+    due_at: datetime
+    commune_code: str | None
+
+
+def overdue(session: Session, now: datetime, *, commune: str | None, limit: int) -> tuple[int, list[OverdueRow]]:
+    """(how many, the ``limit`` most overdue) dossiers past their promised date and not final, oldest promise first,
+    with the current revision's commune; ``commune`` keeps those of that commune code."""
+    joined = _D.join(_R, and_(_R.c.dossier_id == _D.c.id, _R.c.revision == _D.c.current_revision))
+    where = [overdue_condition(now)]
+    if commune is not None:
+        where.append(_current_commune() == commune)
+    total = _run(session, select(func.count()).select_from(joined).where(*where)).scalar_one()
+    rows = _run(session, select(_D.c.ma_ho_so, _D.c.delivery_state, _D.c.ministry_status, _D.c.due_at,
+                                _current_commune().label("commune")).select_from(joined).where(*where)
+                .order_by(_D.c.due_at, _D.c.id).limit(limit))
+    return int(total), [OverdueRow(r.ma_ho_so, r.delivery_state, r.ministry_status, r.due_at, r.commune)
+                        for r in rows]
+
+
+def overdue_by_commune(session: Session, now: datetime) -> list[tuple[str | None, int]]:
+    """(commune code, how many overdue dossiers) of every commune that has some, most first, then by code."""
+    commune = _current_commune().label("commune")
+    joined = _D.join(_R, and_(_R.c.dossier_id == _D.c.id, _R.c.revision == _D.c.current_revision))
+    rows = _run(session, select(commune, func.count().label("n")).select_from(joined)
+                .where(overdue_condition(now)).group_by(commune))
+    return sorted(((r.commune, int(r.n)) for r in rows), key=lambda item: (-item[1], item[0] or ""))
+
+
 def latest_event(session: Session, dossier_id: str, kind: str) -> DossierEvent | None:
     """The dossier's latest event of ``kind``, if any."""
     return session.execute(select(DossierEvent).where(_E.c.dossier_id == dossier_id, _E.c.kind == kind)

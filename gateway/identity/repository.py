@@ -101,3 +101,11 @@ def held_summary(session: Session) -> tuple[int, datetime | None]:
         .where(IdentityCheck.action == IdentityAction.HELD)  # type: ignore[arg-type]
     ).one()
     return int(count), oldest
+
+
+def checks_of(session: Session, dossier_id: str) -> Sequence[IdentityCheck]:
+    """Every check of the dossier's revisions, oldest first (its timeline)."""
+    return session.execute(
+        select(IdentityCheck).where(IdentityCheck.dossier_id == dossier_id)  # type: ignore[arg-type]
+        .order_by(IdentityCheck.checked_at, IdentityCheck.revision)  # type: ignore[arg-type]
+    ).scalars().all()

@@ -22,7 +22,7 @@ from adapters.province.client import post_dossier
 from adapters.province.samples import sample_dossier
 from tests.conftest import ADMIN_KEY, IN_CI, MONITOR_KEY, PROVINCE_KEY
 from tests.contract.ministry_support import SandboxHandle
-from tests.e2e.conftest import dossier_state, wait_until
+from tests.e2e.conftest import CALLBACK_SECRET, Province, dossier_state, wait_until
 from tests.support.intake import sample_files
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -228,5 +228,82 @@ def test_cancel_a_message_what_a_monitor_sees_and_the_login_throttle(
         assert "/admin/login" in page.url
         assert "Đăng nhập sai quá nhiều lần" in page.inner_text("main")
         page.screenshot(path=str(ARTIFACTS / "admin-console-throttle.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def _console(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+    """A logged-in console page and the list its console errors and page errors land in."""
+    context = browser.new_context(base_url=url, locale="vi-VN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto("/admin/login")
+    page.fill("#api_key", ADMIN_KEY)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin$"))
+    return context, page, problems
+
+
+@pytest.mark.browser
+def test_an_operator_finds_a_dossier_and_reads_its_timeline_and_the_dashboard_charts(
+    gateway_factory: Callable[..., str], ministry: SandboxHandle, province: Province, browser: Any
+) -> None:
+    url = gateway_factory(province_callback_url=f"{province.base_url}/callbacks",
+                          province_callback_secret=CALLBACK_SECRET)
+    ministry.faults(fail_next=1, status=503, path_prefixes=DELIVERY_PATHS)  # one failed attempt, then delivered
+    dossier = sample_dossier()
+    code = dossier["MaHoSo"]
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert post_dossier(http, PROVINCE_KEY, dossier, sample_files(dossier)).status_code == 202
+    state = wait_until(lambda: (s := _dossier(url, code))["state"] == "delivered" and s)
+    ministry.faults()
+    assert ministry.officer(state["ministry"]["id"], "DA_TIEP_NHAN").status_code == 200
+    wait_until(lambda: [c for c in province.callbacks(code) if c.get("TrangThaiBo") == "DA_TIEP_NHAN"])
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, problems = _console(browser, url)
+    try:
+        # The search box on every page: by MaHoSo, straight to the dossier's page.
+        page.fill("#search-q", code)
+        page.press("#search-q", "Enter")
+        page.wait_for_url(re.compile(r"/admin/dossiers/"))
+        assert page.inner_text("#ma-ho-so") == code
+
+        def told() -> bool:  # the callback's attempt is recorded once the province answered
+            page.reload()
+            return page.locator("#timeline li[data-source=attempt][data-kind=province_callback]").count() >= 2
+        wait_until(told, timeout=20, interval=0.3)
+        timeline = page.inner_text("#timeline")
+        assert "Lỗi, sẽ thử lại" in timeline and "Thành công" in timeline  # the 503, then the delivery
+        assert "Đã chuyển vào hàng chờ tiếp nhận của Bộ" in timeline
+        assert page.locator("#timeline li[data-kind=ministry_status][data-code=DA_TIEP_NHAN]").count() == 1
+        assert page.locator("#timeline li[data-kind=province_callback][data-code=CAP_NHAT_TRANG_THAI]").count() >= 1
+        assert "Quá hạn" in page.inner_text("#deadline")  # the sample's promised date is in 2024
+        assert dossier["DuLieuToKhai"]["SoDinhDanh"] not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "admin-console-dossier.png"), full_page=True)
+
+        # By the ministry's id too; an unknown code says so.
+        page.fill("#search-q", state["ministry"]["id"])
+        page.press("#search-q", "Enter")
+        page.wait_for_url(re.compile(r"/admin/dossiers/"))
+        problems.clear()
+        page.goto("/admin/search?q=000.00.12.H56-000000-0000")
+        assert "Không tìm thấy" in page.inner_text("main")
+        problems.clear()  # that page answers 404, which the browser reports
+
+        # The dashboard draws its charts from the last day's messages, inline, under the strict CSP.
+        page.goto("/admin")
+        for chart in ("#chart-deliveries", "#chart-backlog", "#chart-overdue"):
+            box = page.locator(chart).bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 80
+        assert page.locator("#chart-deliveries circle").count() == 96
+        assert page.locator("#chart-deliveries circle:not([data-value='0'])").count() >= 1
+        assert page.locator("#chart-overdue rect.bar").count() == 1
+        assert int(page.inner_text("#delivered-total")) >= 2
+        page.screenshot(path=str(ARTIFACTS / "admin-console-charts.png"), full_page=True)
+        assert not problems, problems
     finally:
         context.close()

@@ -148,7 +148,8 @@ def test_dossiers_show(cli: Run, settings: Settings, db: Database) -> None:
         assert post_json(client, PROVINCE_KEY, dossier, sample_files(dossier)).status_code == 202
     shown = cli("dossiers", "show", dossier["MaHoSo"])
     assert shown.exit_code == 0, shown.output
-    for expected in ("queued", "received", "deliver_dossier", "attachments", "history"):
+    for expected in ("queued", "received", "deliver_dossier", "attachments", "history", "timeline",
+                     "Tiếp nhận hồ sơ từ tỉnh"):
         assert expected in shown.stdout
     # Received 2024: its commune code 16171 is read as the pre-2025 Xã Nga Trường, now part of Xã Ba Đình.
     assert "unit codes translated" in shown.stdout and "Xã Nga Trường" in shown.stdout

@@ -50,6 +50,8 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/death-notices"): "dossiers:write",
     ("GET", "/api/v1/death-notices/{ma_ho_so_lien_thong}"): "dossiers:read",
     ("GET", "/api/v1/admin/payment-adjustments"): READ,
+    ("GET", "/api/v1/admin/dossiers/{ma_ho_so}/timeline"): READ,
+    ("GET", "/api/v1/admin/overdue"): READ,
 }
 # Routes open to anyone (the console's login form itself, health, metrics, the API description).
 PUBLIC_ROUTES = {

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
 
+    # Alerts to a person (docs/contracts/alerts.md): a signed POST through the outbox; unset URL = no alerts.
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None  # comma-separated: one v1= per secret (rotation)
+    alert_outage_s: float = Field(default=600.0, gt=0)  # a peer's circuit open this long → peer_outage
+    alert_backlog_s: float = Field(default=3600.0, gt=0)  # the oldest undelivered message this old → backlog
+    alert_repeat_s: float = Field(default=3600.0, gt=0)  # at most one alert per kind and target per this
+    alert_check_interval_s: float = Field(default=30.0, gt=0)  # how often each worker checks outage and backlog
+
     # Deadlines: days the government announces each year on top of the `holidays` package's calendar.
     calendar_extra_days_off: list[date] = Field(default_factory=list)
     calendar_extra_workdays: list[date] = Field(default_factory=list)
@@ -183,6 +191,11 @@ class Settings(BaseSettings):
     def callbacks_configured(self) -> bool:
         """True when status callbacks go to the province."""
         return bool(self.province_callback_url and self.province_callback_secret)
+
+    @property
+    def alerts_configured(self) -> bool:
+        """True when operator alerts go to a webhook."""
+        return bool(self.alert_webhook_url)
 
     @property
     def identity_configured(self) -> bool:

@@ -14,9 +14,9 @@ from enum import StrEnum
 from mappings.identity import IdentityAction, IdentityOutcome
 from outbox.models import MessageState
 
-__all__ = ["BACKLOG_TARGET", "CALLBACK_KEY_PREFIX", "AlertKind", "AlertState", "MESSAGE_STATES", "CallbackEvent", "ConflictAction", "ConflictReason",
-           "DossierEventKind", "IdentityAction", "IdentityOutcome", "MessageKind", "Peer", "callback_key",
-           "dossier_code_of_key"]
+__all__ = ["BACKLOG_TARGET", "CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "AlertKind", "AlertState", "CallbackEvent",
+           "ConflictAction", "ConflictReason", "DossierEventKind", "IdentityAction", "IdentityOutcome", "MessageKind",
+           "Peer", "callback_key", "dossier_code_of_key"]
 
 
 class MessageKind(StrEnum):

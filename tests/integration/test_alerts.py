@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from gateway.alerts.service import AlertOptions, Alerting
+from gateway.alerts.service import Alerting, AlertOptions
 from gateway.db import Database, create_database
 from gateway.vocabulary import AlertKind, MessageKind
 from outbox import (

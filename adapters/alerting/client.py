@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from adapters.common.signing import SIGNATURE_HEADER, sign
 from adapters.common.errors import parse_retry_after
+from adapters.common.signing import SIGNATURE_HEADER, sign
 
 ALERT_ID_HEADER = "X-Gateway-Alert-Id"
 BODY_EXCERPT_CHARS = 300

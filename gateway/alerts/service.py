@@ -77,6 +77,12 @@ def enqueue_alert(session: Session, alert: Alert, at: datetime) -> None:
              target=alert.target, count=alert.count)
 
 
+def _reason(error: DeliveryError) -> str:
+    """The peer's error code when it gave one (the ministry's ``maLoi``), else the error's class."""
+    detail = error.detail or {}
+    return str(detail.get("maLoi") or detail.get("code") or error.__class__.__name__)
+
+
 class Alerting:
     """The alert decisions of one process (every worker has one; the state they share is ``alert_state``)."""
 
@@ -98,7 +104,7 @@ class Alerting:
         now = utcnow()
         detail = {"message_id": message.id, "message_kind": message.kind, "key": message.key,
                   "attempts": message.attempts, "last_error": error.message,
-                  "reason": (error.detail or {}).get("code") or error.__class__.__name__}
+                  "reason": _reason(error)}
         row = repository.locked(session, AlertKind.MESSAGE_DEAD, message.kind)
         alert = rules.dead_seen(row, now, self.options.repeat_s, detail)
         repository.save(session, row)

@@ -40,7 +40,7 @@ class Refused:
     target = "peer"
 
     async def handle(self, message: Message) -> Finish | None:
-        raise PermanentError("ministry refused: SAI_MA_XA", detail={"code": "SAI_MA_XA"})
+        raise PermanentError("ministry refused: SAI_MA_XA", detail={"status": 400, "maLoi": "SAI_MA_XA"})
 
     def on_retry(self, session: Session, message: Message, error: DeliveryError) -> None: ...
 

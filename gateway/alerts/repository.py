@@ -27,7 +27,9 @@ def locked(session: Session, kind: str, target: str) -> AlertStateRow:
 
 
 def save(session: Session, row: AlertStateRow) -> None:
-    """Write back a row taken with :func:`locked`."""
+    """Write back a row taken with :func:`locked` (nothing when nothing changed: a quiet check writes nothing)."""
+    if not session.is_modified(row):
+        return
     row.updated_at = utcnow()
     session.add(row)
     session.flush()

@@ -192,6 +192,23 @@ def sandbox_population(
     serve_population(host, port, PopulationSandboxConfig.from_env())
 
 
+@sandbox_app.command("alerts")
+def sandbox_alerts(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8004, help="Port to listen on."),
+) -> None:
+    """Run the alert receiver: POST /alerts (checked against GATEWAY_ALERT_WEBHOOK_SECRET when set), what it
+    got at /_sandbox/alerts, the next answers failing on demand at /_sandbox/faults."""
+    import uvicorn
+
+    from adapters.alerting.sandbox import create_app as create_receiver
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    secret = settings.alert_webhook_secret.get_secret_value().split(",")[0] if settings.alert_webhook_secret else None
+    uvicorn.run(create_receiver(secret), host=host, port=port, log_config=None, access_log=False)
+
+
 # ---- administration: the database directly, audited as the OS user ------------------------------------
 
 

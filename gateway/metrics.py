@@ -43,3 +43,8 @@ IDENTITY_HELD = Gauge("gateway_identity_held", "Dossiers held because the popula
 IDENTITY_OLDEST_HELD = Gauge(
     "gateway_identity_oldest_held_seconds", "Age of the oldest held dossier's check (0 when none is held)"
 )
+ALERTS = Counter(
+    "gateway_alerts_total",
+    "Operator alerts by kind, state (firing, resolved) and outcome (queued, sent, dead)",
+    ["kind", "state", "outcome"],
+)

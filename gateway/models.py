@@ -327,3 +327,25 @@ class ConsoleLoginThrottle(SQLModel, table=True):
     window_start: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AlertStateRow(SQLModel, table=True):
+    """One alert condition (kind, target) as every process on this database sees it (``gateway/alerts``).
+
+    ``observed_since``: when a check first saw the condition hold (an outage counts from it, not from the
+    circuit's latest re-opening); ``firing_since``: when its firing alert was enqueued (None: not firing);
+    ``last_sent_at``: the last alert of this kind and target enqueued (the grouping window counts from it);
+    ``unsent``: dead messages counted since that alert and not yet told. Owned by ``gateway/alerts/repository.py``.
+    """
+
+    __tablename__ = "alert_state"
+
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
+    target: str = Field(sa_column=Column(String(64), primary_key=True))
+    observed_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    firing_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    unsent: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    first_unsent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -54,14 +54,14 @@ def parse_api_keys(spec: str | None) -> tuple[ApiClient, ...]:
     return tuple(clients)
 
 
-MAX_CALLBACK_SECRETS = 5
+MAX_SIGNING_SECRETS = 5
 
 
-def parse_callback_secrets(spec: str | None) -> tuple[str, ...]:
-    """The keys of ``key,key,…`` (spaces around each ignored; the same key twice counted once).
+def parse_signing_secrets(spec: str | None, setting: str = "GATEWAY_PROVINCE_CALLBACK_SECRET") -> tuple[str, ...]:
+    """The keys of ``key,key,…`` (spaces around each ignored; the same key twice counted once), current first.
 
-    Raises ValueError naming the faulty entry's position (never the key): an empty entry (``a,,b``), or more
-    than :data:`MAX_CALLBACK_SECRETS` keys (each adds a signature to every callback's header).
+    Raises ValueError naming ``setting`` and the faulty entry's position (never the key): an empty entry
+    (``a,,b``), or more than :data:`MAX_SIGNING_SECRETS` keys (each adds a signature to every header).
     """
     if spec is None or not spec.strip():
         return ()
@@ -69,13 +69,12 @@ def parse_callback_secrets(spec: str | None) -> tuple[str, ...]:
     for position, entry in enumerate(spec.split(","), start=1):
         key = entry.strip()
         if not key:
-            raise ValueError(f"GATEWAY_PROVINCE_CALLBACK_SECRET entry {position} is empty "
-                             "(keys are separated by commas, the current one first)")
+            raise ValueError(f"{setting} entry {position} is empty (keys are separated by commas, the current "
+                             "one first)")
         if key not in keys:
             keys.append(key)
-    if len(keys) > MAX_CALLBACK_SECRETS:
-        raise ValueError(f"GATEWAY_PROVINCE_CALLBACK_SECRET holds {len(keys)} keys; at most "
-                         f"{MAX_CALLBACK_SECRETS} (a rotation needs two)")
+    if len(keys) > MAX_SIGNING_SECRETS:
+        raise ValueError(f"{setting} holds {len(keys)} keys; at most {MAX_SIGNING_SECRETS} (a rotation needs two)")
     return tuple(keys)
 
 
@@ -161,6 +160,14 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
 
+    # Alerts to a person (docs/contracts/alerts.md): a signed POST through the outbox; unset URL = no alerts.
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None  # comma-separated: one v1= per secret (rotation)
+    alert_outage_s: float = Field(default=600.0, gt=0)  # a peer's circuit open this long → peer_outage
+    alert_backlog_s: float = Field(default=3600.0, gt=0)  # the oldest undelivered message this old → backlog
+    alert_repeat_s: float = Field(default=3600.0, gt=0)  # at most one alert per kind and target per this
+    alert_check_interval_s: float = Field(default=30.0, gt=0)  # how often each worker checks outage and backlog
+
     # Deadlines: days the government announces each year on top of the `holidays` package's calendar.
     calendar_extra_days_off: list[date] = Field(default_factory=list)
     calendar_extra_workdays: list[date] = Field(default_factory=list)
@@ -207,13 +214,19 @@ class Settings(BaseSettings):
     @cached_property
     def province_callback_secrets(self) -> tuple[str, ...]:
         """The callback signing keys of ``GATEWAY_PROVINCE_CALLBACK_SECRET`` (comma-separated), in order."""
-        return parse_callback_secrets(
+        return parse_signing_secrets(
             self.province_callback_secret.get_secret_value() if self.province_callback_secret else None)
+
+    @cached_property
+    def alert_webhook_secrets(self) -> tuple[str, ...]:
+        """The alert signing keys of ``GATEWAY_ALERT_WEBHOOK_SECRET`` (comma-separated, like the callbacks')."""
+        return parse_signing_secrets(self.alert_webhook_secret.get_secret_value() if self.alert_webhook_secret
+                                     else None, "GATEWAY_ALERT_WEBHOOK_SECRET")
 
     @model_validator(mode="after")
     def _callback_needs_secret(self) -> Settings:
         # Checked after the fields, not in a field validator: pydantic's error would echo the field's input.
-        _ = self.province_callback_secrets
+        _ = self.province_callback_secrets, self.alert_webhook_secrets
         if self.province_callback_url and not self.province_callback_secrets:
             raise ValueError("GATEWAY_PROVINCE_CALLBACK_SECRET must be set when GATEWAY_PROVINCE_CALLBACK_URL is: "
                              "the province rejects unsigned callbacks")
@@ -231,6 +244,11 @@ class Settings(BaseSettings):
     def callbacks_configured(self) -> bool:
         """True when status callbacks go to the province."""
         return bool(self.province_callback_url and self.province_callback_secrets)
+
+    @property
+    def alerts_configured(self) -> bool:
+        """True when operator alerts go to a webhook."""
+        return bool(self.alert_webhook_url)
 
     @property
     def identity_configured(self) -> bool:

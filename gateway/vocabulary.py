@@ -14,9 +14,9 @@ from enum import StrEnum
 from mappings.identity import IdentityAction, IdentityOutcome
 from outbox.models import MessageState
 
-__all__ = ["CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "CallbackEvent", "ConflictAction", "ConflictReason",
-           "DossierEventKind", "IdentityAction", "IdentityOutcome", "MessageKind", "Peer", "callback_key",
-           "dossier_code_of_key"]
+__all__ = ["BACKLOG_TARGET", "CALLBACK_KEY_PREFIX", "MESSAGE_STATES", "AlertKind", "AlertState", "CallbackEvent",
+           "ConflictAction", "ConflictReason", "DossierEventKind", "IdentityAction", "IdentityOutcome", "MessageKind",
+           "Peer", "callback_key", "dossier_code_of_key"]
 
 
 class MessageKind(StrEnum):
@@ -29,6 +29,7 @@ class MessageKind(StrEnum):
     NOTICE_LOOKUP = "notice_lookup"  # a death notice: look the deceased up among the ministry's beneficiaries
     NOTICE_STOP = "notice_stop"  # a death notice: stop the allowance, the overpayment computed
     SEND_BACK_PAYMENT = "send_back_payment"  # an approval's months owed (truy lĩnh) to the ministry
+    SEND_ALERT = "send_alert"  # an operator alert to GATEWAY_ALERT_WEBHOOK_URL (docs/contracts/alerts.md)
 
 
 class Peer(StrEnum):
@@ -37,6 +38,26 @@ class Peer(StrEnum):
     MINISTRY = "ministry"
     PROVINCE = "province"
     POPULATION = "population"  # the population database's verification service (population-api.md)
+    ALERT_WEBHOOK = "alert_webhook"  # the operators' alert receiver (GATEWAY_ALERT_WEBHOOK_URL)
+
+
+class AlertKind(StrEnum):
+    """What an operator alert is about (docs/contracts/alerts.md); its ``target`` says which one."""
+
+    MESSAGE_DEAD = "message_dead"  # messages of a kind went dead (target: the message kind)
+    PEER_OUTAGE = "peer_outage"  # a peer's circuit stayed open past GATEWAY_ALERT_OUTAGE_S (target: the peer)
+    BACKLOG = "backlog"  # the oldest undelivered message is older than GATEWAY_ALERT_BACKLOG_S (target: "outbox")
+
+
+class AlertState(StrEnum):
+    """An alert's ``state``: the condition holds, or it held and no longer does."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+BACKLOG_TARGET = "outbox"
+"""The target of backlog alerts: the outbox as a whole."""
 
 
 class DossierEventKind(StrEnum):

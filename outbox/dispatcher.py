@@ -79,6 +79,10 @@ class OwnPolicy(Protocol):
     policy: RetryPolicy
 
 
+DeadHook = Callable[[Session, Message, DeliveryError], None]
+"""Called for every message that goes dead, after its handler's ``on_dead``, in the transaction that buries it
+(e.g. to enqueue an alert that exists if and only if the message is dead)."""
+
 Observer = Callable[[Message, str, float], None]
 """Called after each attempt with its outcome (``done``, ``retry``, ``dead``, ``lost``) and duration."""
 
@@ -122,8 +126,10 @@ class Dispatcher:
         owner: str | None = None,
         observer: Observer | None = None,
         circuits: SharedCircuits | None = None,
+        on_dead: DeadHook | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_dead = on_dead
         self._handlers = {h.kind: h for h in handlers}
         self._claim_hooks: dict[str, Callable[[Session, list[Message]], None]] = {
             kind: hook for kind, h in self._handlers.items() if callable(hook := getattr(h, "on_claimed", None))}
@@ -505,6 +511,8 @@ class Dispatcher:
                 session.rollback()
                 return "lost"
             handler.on_dead(session, message, error)
+            if self._on_dead is not None:
+                self._on_dead(session, message, error)
             self._record(session, message, started_at, "dead", error)
         return "dead"
 

@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 
+from adapters.common.signing import SIGNATURE_HEADER, sign
 from adapters.ministry.errors import parse_retry_after
 from adapters.province.errors import CONNECTION, TIMEOUT, ProvinceRejected, ProvinceUnavailable
-from adapters.province.signing import sign
 
 EVENT_ID_HEADER = "X-Gateway-Event-Id"
-SIGNATURE_HEADER = "X-Gateway-Signature"
 
 
 def encode_body(body: dict[str, Any]) -> bytes:

@@ -14,11 +14,14 @@ from datetime import timedelta
 import httpx
 import structlog
 
+from adapters.alerting.client import AlertWebhookClient
 from adapters.ministry.client import MinistryClient
 from adapters.ministry.transport import make_transport
 from adapters.population.client import PopulationClient
 from adapters.province.callbacks import ProvinceCallbackClient
 from gateway.admin.service import purge
+from gateway.alerts.handler import AlertHandler
+from gateway.alerts.service import Alerting, AlertOptions
 from gateway.blobs import BlobStore
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from gateway.db import Database
@@ -108,6 +111,17 @@ class Worker:
         # One circuit per peer for every process on this database: the first to see an outage tells the
         # others, and one of them probes.
         circuits = SharedCircuits()
+        self.alerting: Alerting | None = None
+        self.alert_interval_s = settings.alert_check_interval_s
+        if settings.alerts_configured:
+            if not settings.alert_webhook_secrets:
+                log.warning("alert_webhook_unsigned", detail="GATEWAY_ALERT_WEBHOOK_SECRET is not set: alerts are "
+                            "sent without X-Gateway-Signature, so their receiver cannot tell them from forgeries")
+            handlers.append(AlertHandler(AlertWebhookClient(self.callback_http, settings.alert_webhook_url or "",
+                                                            settings.alert_webhook_secrets)))
+            self.alerting = Alerting(AlertOptions(outage_s=settings.alert_outage_s,
+                                                  backlog_s=settings.alert_backlog_s,
+                                                  repeat_s=settings.alert_repeat_s), circuits)
 
         def breaker() -> CircuitBreaker:
             return CircuitBreaker(threshold=settings.breaker_threshold, cool_down_s=settings.breaker_cool_down_s,
@@ -124,6 +138,7 @@ class Worker:
             breakers={target: breaker() for target in {Peer.MINISTRY, Peer.PROVINCE, *(h.target for h in handlers)}},
             observer=_observe,
             circuits=circuits,
+            on_dead=self.alerting.on_dead if self.alerting is not None else None,
         )
         self.reconciler = (
             Reconciler(db, self.client, interval_s=settings.reconcile_interval_s, batch=settings.reconcile_batch,
@@ -156,6 +171,8 @@ class Worker:
                 tasks.append(self.reconciler.run())
             if self.retention_days > 0:
                 tasks.append(self._retention())
+            if self.alerting is not None:
+                tasks.append(self._alert_checks())
             await asyncio.gather(*tasks)
         finally:
             await self.client.aclose()
@@ -179,6 +196,20 @@ class Worker:
                 log.exception("retention_purge_failed", retry_in_s=self.retention_interval_s)
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.retention_interval_s)
+
+    async def _alert_checks(self) -> None:
+        """Check peers' outages, the backlog and the dead messages not yet told, every ``alert_interval_s``.
+
+        Every worker does it: the ``alert_state`` row's lock makes one of them enqueue each alert.
+        """
+        assert self.alerting is not None
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self.alerting.check, self.db)
+            except Exception:
+                log.exception("alert_check_failed", retry_in_s=self.alert_interval_s)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.alert_interval_s)
 
 
 async def run_standalone(settings: Settings, db: Database, blobs: BlobStore, concurrency: int | None) -> None:

@@ -22,9 +22,9 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from adapters.common.signing import sign
 from adapters.province.sandbox.app import create_app
 from adapters.province.sandbox.config import ProvinceSandboxConfig
-from adapters.province.signing import sign
 from tests.support.servers import run_server
 
 SECRET = "contract-callback-secret"

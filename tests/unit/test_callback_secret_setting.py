@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from gateway import cli
-from gateway.settings import MAX_CALLBACK_SECRETS, Settings, describe_error, get_settings, parse_callback_secrets
+from gateway.settings import MAX_SIGNING_SECRETS, Settings, describe_error, get_settings, parse_signing_secrets
 
 URL = "https://mot-cua.example.gov.vn/callbacks"
 
@@ -20,7 +20,7 @@ def test_one_key_is_one_key() -> None:
 
 
 def test_several_keys_keep_their_order_without_spaces_or_repeats() -> None:
-    assert parse_callback_secrets(" new-key , old-key,new-key ") == ("new-key", "old-key")
+    assert parse_signing_secrets(" new-key , old-key,new-key ") == ("new-key", "old-key")
 
 
 @pytest.mark.parametrize(("spec", "position"), [("new,,old", 2), (",new", 1), ("new, ", 2)])
@@ -33,8 +33,15 @@ def test_an_empty_entry_is_refused_by_position_without_echoing_the_keys(spec: st
 
 
 def test_too_many_keys_are_refused() -> None:
-    with pytest.raises(ValueError, match=f"at most {MAX_CALLBACK_SECRETS}"):
-        parse_callback_secrets(",".join(f"key-{n}" for n in range(MAX_CALLBACK_SECRETS + 1)))
+    with pytest.raises(ValueError, match=f"at most {MAX_SIGNING_SECRETS}"):
+        parse_signing_secrets(",".join(f"key-{n}" for n in range(MAX_SIGNING_SECRETS + 1)))
+
+
+def test_the_alert_secret_is_parsed_alike_and_named_in_its_errors() -> None:
+    assert Settings(alert_webhook_secret="new, old").alert_webhook_secrets == ("new", "old")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        Settings(alert_webhook_secret="new,,old")  # type: ignore[arg-type]
+    assert "GATEWAY_ALERT_WEBHOOK_SECRET entry 2 is empty" in describe_error(caught.value)
 
 
 def test_a_url_without_any_key_is_refused() -> None:

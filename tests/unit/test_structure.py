@@ -45,6 +45,14 @@ def test_only_the_database_store_builds_sql_on_the_blob_tables() -> None:
     assert _sql_on_dossier_tables(owner, models)
 
 
+def test_only_the_alerts_repository_builds_sql_on_alert_state() -> None:
+    owner = ROOT / "gateway" / "alerts" / "repository.py"
+    models = {"AlertStateRow"}
+    offenders = [hit for path in _modules("gateway") if path != owner for hit in _sql_on_dossier_tables(path, models)]
+    assert offenders == []
+    assert _sql_on_dossier_tables(owner, models)
+
+
 def test_adapters_import_nothing_of_the_gateway() -> None:
     offenders = []
     for path in _modules("adapters"):

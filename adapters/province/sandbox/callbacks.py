@@ -16,14 +16,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from adapters.common.signing import SIGNATURE_HEADER, SignatureError, parse, verify
 from adapters.province.sandbox.faults import InjectedFailure
 from adapters.province.sandbox.problems import problem
 from adapters.province.sandbox.state import SandboxState, State
 from adapters.province.sandbox.validation import FieldError, validate_callback, warnings_for
-from adapters.province.signing import SignatureError, parse, verify
 
 EVENT_ID_HEADER = "X-Gateway-Event-Id"
-SIGNATURE_HEADER = "X-Gateway-Signature"
 
 router = APIRouter()
 log = logging.getLogger("adapters.province.sandbox")

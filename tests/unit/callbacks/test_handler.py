@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
+from adapters.common.signing import SignatureError, verify
 from adapters.province.callbacks import ProvinceCallbackClient
-from adapters.province.signing import SignatureError, verify
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from outbox import Message, TransientError
 

@@ -9,9 +9,9 @@ import pytest
 import respx
 import structlog
 
+from adapters.common.signing import verify
 from adapters.province.callbacks import ProvinceCallbackClient
 from adapters.province.errors import ProvinceRejected, ProvinceUnavailable
-from adapters.province.signing import verify
 from gateway.callbacks.handler import ProvinceCallbackHandler
 from outbox import Message, TransientError
 

@@ -1,5 +1,6 @@
-"""The callback signature of province-api.md §4: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``,
-with one ``v1=`` entry per secret while a secret is being rotated.
+"""The gateway's webhook signature, of every signed POST it makes (the province callbacks of province-api.md §4,
+the alerts of docs/contracts/alerts.md): ``X-Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." +
+body>``, with one ``v1=`` entry per secret while a secret is being rotated.
 
 Pure functions, no clock of their own: the caller passes the time, so the sender (the gateway)
 and the receiver (the province sandbox, or a province's own code) agree byte for byte.
@@ -11,6 +12,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
+
+SIGNATURE_HEADER = "X-Gateway-Signature"
 
 TOLERANCE_S = 300.0
 """Receivers reject a signature older than this (the contract's 5 minutes), or as far in the future."""

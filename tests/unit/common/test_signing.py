@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from adapters.province.signing import SignatureError, parse, sign, signature, verify
+from adapters.common.signing import SignatureError, parse, sign, signature, verify
 
 SECRET = "demo-callback-secret"
 BODY = '{"EventId":"e1","MaHoSo":"000.00.12.H56-240115-0001","NoiDung":"Đã chuyển"}'.encode()

@@ -205,7 +205,7 @@ def sandbox_alerts(
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    secret = settings.alert_webhook_secret.get_secret_value().split(",")[0] if settings.alert_webhook_secret else None
+    secret = settings.alert_webhook_secrets[0] if settings.alert_webhook_secrets else None
     uvicorn.run(create_receiver(secret), host=host, port=port, log_config=None, access_log=False)
 
 

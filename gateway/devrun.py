@@ -3,7 +3,8 @@
 Starts each as a child process (``gateway sandbox ministry``, ``gateway sandbox province``,
 ``gateway sandbox population``, ``gateway serve``) with demo credentials, waits until each answers, prints
 where to look, and stops them all on Ctrl-C. Ports: ``GATEWAY_PORT`` (8000), ``MINISTRY_SANDBOX_PORT``
-(8001), ``PROVINCE_SANDBOX_PORT`` (8002), ``POPULATION_SANDBOX_PORT`` (8003).
+(8001), ``PROVINCE_SANDBOX_PORT`` (8002), ``POPULATION_SANDBOX_PORT`` (8003), ``ALERTS_SANDBOX_PORT`` (8004, the
+alert receiver).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEMO_PROVINCE_KEY = "demo-province-key"  # published demo credentials, sandbox u
 DEMO_ADMIN_KEY = "demo-admin-key"
 DEMO_MONITOR_KEY = "demo-monitor-key"  # read-only console and admin reads
 DEMO_CALLBACK_SECRET = "demo-callback-secret"  # noqa: S105
+DEMO_ALERT_SECRET = "demo-alert-secret"  # noqa: S105
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
 
@@ -43,7 +45,7 @@ def _available(module: str) -> bool:
         return False
 
 
-def _children(host: str, gw: int, ministry: int, province: int, population: int) -> list[Child]:
+def _children(host: str, gw: int, ministry: int, province: int, population: int, alerts: int) -> list[Child]:
     gateway = [sys.executable, "-m", "gateway"]
     children: list[Child] = []
     if _available("adapters.ministry.sandbox.app"):
@@ -56,6 +58,9 @@ def _children(host: str, gw: int, ministry: int, province: int, population: int)
         children.append(Child("population sandbox",
                               [*gateway, "sandbox", "population", "--port", str(population)],
                               f"http://{host}:{population}/_sandbox/health"))
+    if _available("adapters.alerting.sandbox"):
+        children.append(Child("alert receiver", [*gateway, "sandbox", "alerts", "--port", str(alerts)],
+                              f"http://{host}:{alerts}/_sandbox/alerts"))
     children.append(Child("gateway", [*gateway, "serve", "--host", host, "--port", str(gw)],
                           f"http://{host}:{gw}/health/ready"))
     return children
@@ -94,6 +99,7 @@ def main() -> int:
     ministry = int(os.environ.get("MINISTRY_SANDBOX_PORT", "8001"))
     province = int(os.environ.get("PROVINCE_SANDBOX_PORT", "8002"))
     population = int(os.environ.get("POPULATION_SANDBOX_PORT", "8003"))
+    alerts = int(os.environ.get("ALERTS_SANDBOX_PORT", "8004"))
     env = {
         **os.environ,
         "GATEWAY_API_KEYS": os.environ.get(
@@ -114,6 +120,10 @@ def main() -> int:
         "GATEWAY_POPULATION_CLIENT_ID": os.environ.get("GATEWAY_POPULATION_CLIENT_ID", SANDBOX_CLIENT_ID),
         "GATEWAY_POPULATION_CLIENT_SECRET": os.environ.get("GATEWAY_POPULATION_CLIENT_SECRET",
                                                            SANDBOX_CLIENT_SECRET),
+        # Operator alerts to the demo receiver; a ministry sandbox stopped for a minute raises one.
+        "GATEWAY_ALERT_WEBHOOK_URL": os.environ.get("GATEWAY_ALERT_WEBHOOK_URL", f"http://{host}:{alerts}/alerts"),
+        "GATEWAY_ALERT_WEBHOOK_SECRET": os.environ.get("GATEWAY_ALERT_WEBHOOK_SECRET", DEMO_ALERT_SECRET),
+        "GATEWAY_ALERT_OUTAGE_S": os.environ.get("GATEWAY_ALERT_OUTAGE_S", "60"),
         "GATEWAY_LOG_FORMAT": os.environ.get("GATEWAY_LOG_FORMAT", "console"),
         # A demo wants to see the officer's actions come back within seconds, not the default 30.
         "GATEWAY_RECONCILE_INTERVAL_S": os.environ.get("GATEWAY_RECONCILE_INTERVAL_S", "2"),
@@ -122,14 +132,14 @@ def main() -> int:
     if migrated.returncode != 0:
         return migrated.returncode
 
-    children = _children(host, gw, ministry, province, population)
+    children = _children(host, gw, ministry, province, population, alerts)
     try:
         for child in children:
             child.process = subprocess.Popen(child.args, env=env)  # noqa: S603 - our own console script
             if not _wait_ready(child):
                 print(f"\n{child.name} did not start ({child.ready_url}); stopping.", file=sys.stderr)
                 return 1
-        _banner(host, gw, ministry, province, population, children)
+        _banner(host, gw, ministry, province, population, alerts, children)
         while all(c.process is not None and c.process.poll() is None for c in children):
             time.sleep(0.5)
         print("\na process stopped; stopping the others.", file=sys.stderr)
@@ -140,7 +150,8 @@ def main() -> int:
         _stop(children)
 
 
-def _banner(host: str, gw: int, ministry: int, province: int, population: int, children: list[Child]) -> None:
+def _banner(host: str, gw: int, ministry: int, province: int, population: int, alerts: int,
+            children: list[Child]) -> None:
     names = {c.name for c in children}
     lines = [
         "",
@@ -155,6 +166,9 @@ def _banner(host: str, gw: int, ministry: int, province: int, population: int, c
     if "population sandbox" in names:
         lines.append(f"  population sandbox http://{host}:{population}/_sandbox/docs   (identity checks;"
                      " seeded people: /_sandbox/people)")
+    if "alert receiver" in names:
+        lines.append(f"  alert receiver     http://{host}:{alerts}/_sandbox/alerts   (operator alerts: dead messages,"
+                     " a peer down over a minute, backlog)")
     lines += [
         f"  API keys           province: {DEMO_PROVINCE_KEY} (dossiers:write+dossiers:read)   admin: {DEMO_ADMIN_KEY}"
         f"   monitor: {DEMO_MONITOR_KEY}",

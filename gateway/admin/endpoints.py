@@ -185,7 +185,8 @@ def read_stats(_principal: Reader, db: Db, worker: LocalWorker) -> Stats:
                  circuits=circuits)
 
 
-@router.get("/dossiers/{ma_ho_so}/timeline", response_model=DossierJourney, responses=problem_responses(401, 403, 404),
+@router.get("/dossiers/{ma_ho_so}/timeline", response_model=DossierJourney,
+            responses=problem_responses(401, 403, 404, 422),
             summary="One dossier's timeline: revisions, identity checks, delivery attempts, the ministry's statuses, "
                     "callbacks, payments, admin actions; its deadline and the actions that apply (codes, no "
                     "personal data)")

@@ -142,14 +142,13 @@ class _Base:
 
     async def _supplement(self, job: DeliveryJob) -> Finish:
         """Upload and send the components of ``job`` not in the delivered revision (same bytes = same)."""
-        delivered = await asyncio.to_thread(self._delivered_files, job.dossier_id, job.delivered_revision)
-        new_files = [f for f in job.files if (f.component_code, f.sha256) not in delivered]
+        held = await asyncio.to_thread(self._delivered_files, job.dossier_id, job.delivered_revision)
+        new_files = [f for f in job.files if not _take(held, (f.component_code, f.sha256))]
         if not new_files:
             raise PermanentError("the new revision adds no component to send as a supplement",
                                  detail={"maLoi": "nothing_to_supplement"})
         uploaded: Uploaded = []
-        components = {f.component_code for f in new_files}
-        await self._remembering(uploaded, self._send_supplement(job, new_files, components, uploaded))
+        components = await self._remembering(uploaded, self._send_supplement(job, new_files, uploaded))
 
         def finish(session: Session) -> None:
             # bo-sung moves it back to DA_TIEP_NHAN; the change feed reports that, and the reconciler
@@ -158,22 +157,22 @@ class _Base:
             repository.record_uploads(session, uploaded)
             repository.mark_delivered(session, job, now)
             finish_step(session, Outcome(events=[NewEvent(job.dossier_id, DossierEventKind.SUPPLEMENT_DELIVERED, now,
-                                                          job.revision, {"components": sorted(components)})]))
+                                                          job.revision, {"components": components})]))
 
         return finish
 
-    async def _send_supplement(self, job: DeliveryJob, files: list[StoredFile], components: set[str],
-                               uploaded: Uploaded) -> None:
+    async def _send_supplement(self, job: DeliveryJob, files: list[StoredFile], uploaded: Uploaded) -> list[str]:
         file_ids = await self._upload(files, uploaded)
-        body = to_supplement_body(dossier_from_json(job.content), file_ids, components)
+        body, components = _supplement_body(job, files, file_ids)
         assert job.ministry_id is not None
         try:
             await self.client.supplement(job.ministry_id, body, idempotency_key=Step(job.revision_id, SUPPLEMENT).key)
         except MinistryError as exc:
             raise translate(exc) from exc
+        return components
 
-    def _delivered_files(self, dossier_id: str, revision: int | None) -> set[tuple[str, str]]:
-        """(component, sha256) of every file the ministry already received for this dossier."""
+    def _delivered_files(self, dossier_id: str, revision: int | None) -> Counter[tuple[str, str]]:
+        """How many files of each (component, sha256) the ministry already holds for this dossier."""
         with self.db.session() as session:
             return repository.delivered_files(session, dossier_id, revision or 0)
 
@@ -329,16 +328,8 @@ class DeliverDossierHandler(_Base):
         """Send, through ``bo-sung``, this revision's files the ministry's copy lacks (uploaded already by this
         attempt); the revision is then delivered."""
         wanted = Counter(difference.missing)
-        files: list[StoredFile] = []
-        for file in job.files:
-            if wanted[(file.component_code, file.sha256)] > 0:
-                wanted[(file.component_code, file.sha256)] -= 1
-                files.append(file)
-        chosen = {f.file_id for f in files}
-        components = sorted({f.component_code for f in files})
-        dossier = dossier_from_json(job.content)
-        only = replace(dossier, documents=tuple(d for d in dossier.documents if d.file_id in chosen))
-        body = to_supplement_body(only, sent.file_ids, components)
+        files = [f for f in job.files if _take(wanted, (f.component_code, f.sha256))]
+        body, components = _supplement_body(job, files, sent.file_ids)
         try:
             answer = await self.client.supplement(stored.id, body,
                                                   idempotency_key=Step(job.revision_id, SUPPLEMENT).key)
@@ -415,6 +406,25 @@ class SupplementDossierHandler(_Base):
             raise PermanentError("a supplement needs a dossier the ministry already holds",
                                  detail={"maLoi": "not_delivered"})
         return await self._supplement(job)
+
+
+def _take(pool: Counter[tuple[str, str]], pair: tuple[str, str]) -> bool:
+    """Take one ``pair`` out of ``pool``; False when none is left (a file of the same bytes counts once each)."""
+    if pool[pair] <= 0:
+        return False
+    pool[pair] -= 1
+    return True
+
+
+def _supplement_body(job: DeliveryJob, files: list[StoredFile],
+                     file_ids: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The ``bo-sung`` body carrying exactly ``files`` of ``job`` (not the component's files already delivered:
+    the ministry adds what it receives), and their component codes, sorted."""
+    chosen = {f.file_id for f in files}
+    components = sorted({f.component_code for f in files})
+    dossier = dossier_from_json(job.content)
+    only = replace(dossier, documents=tuple(d for d in dossier.documents if d.file_id in chosen))
+    return to_supplement_body(only, file_ids, components), components
 
 
 def _close(files: dict[str, BinaryIO]) -> None:

@@ -9,6 +9,7 @@ more than the database work itself (see bench/results).
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -233,10 +234,18 @@ def mark_delivered(session: Session, job: DeliveryJob, now: datetime, **values: 
         **{f"v_{key}": value for key, value in values.items()}})
 
 
-def delivered_files(session: Session, dossier_id: str, upto_revision: int) -> set[tuple[str, str]]:
-    """(component, sha256) of every file of the dossier's delivered revisions up to ``upto_revision``."""
+def delivered_files(session: Session, dossier_id: str, upto_revision: int) -> Counter[tuple[str, str]]:
+    """How many files of each (component, sha256) the ministry holds from the dossier's delivered revisions up to
+    ``upto_revision``: each delivered revision reached it whole, and a supplement only adds, so a pair is held as
+    many times as the revision carrying it most often."""
     rows = _run(session, _statements().delivered_files, {"p_id": dossier_id, "p_revision": upto_revision})
-    return {(code, digest) for code, digest in rows}
+    per_revision: dict[int, Counter[tuple[str, str]]] = {}
+    for revision, code, digest in rows:
+        per_revision.setdefault(revision, Counter())[(code, digest)] += 1
+    held: Counter[tuple[str, str]] = Counter()
+    for counts in per_revision.values():
+        held |= counts
+    return held
 
 
 def mark_failing(session: Session, dossier_id: str) -> None:
@@ -557,7 +566,7 @@ def _statements() -> _Statements:
         .values(state=RevisionState.DEAD),
         set_state_undelivered=update(_D).where(_D.c.id == p_id, _D.c.delivered_revision.is_(None))
         .values(delivery_state=_p("p_state", String), updated_at=_p("p_now", UTCDateTime)),
-        delivered_files=select(_A.c.component_code, _A.c.sha256)
+        delivered_files=select(_R.c.revision, _A.c.component_code, _A.c.sha256)
         .select_from(_A.join(_R, _R.c.id == _A.c.revision_id))
         .where(_R.c.dossier_id == p_id, _R.c.revision <= p_revision, _R.c.state == RevisionState.DELIVERED),
         subject=select(_D.c.ma_ho_so, _D.c.ministry_id, _D.c.ministry_status).where(_D.c.id == p_id),

@@ -224,3 +224,37 @@ def test_a_supplement_asked_by_the_ministry_goes_through_bo_sung_with_only_the_n
     [held] = [d for d in ministry.all_dossiers() if d["id"] == ministry_id]
     assert {c["maThanhPhan"] for c in held["thanhPhanHoSo"]} == {"TK_1C", "BAN_SAO_GIAY_TO_TUY_THAN"}
     assert len(ministry.all_dossiers()) == 1
+
+
+def test_a_supplement_adding_a_page_to_a_component_already_delivered_sends_only_the_new_page(
+    gateway_factory: Callable[..., str], ministry: SandboxHandle
+) -> None:
+    url = gateway_factory()
+    dossier = numbered_dossier(702)
+    files = sample_files(dossier)
+    page = {"TepDinhKemId": "f2", "TenTepDinhKem": "to-khai-1c-trang-2.pdf", "MaThanhPhanHoSo": "TK_1C"}
+    revised = {**dossier, "TaiLieuNop": [*dossier["TaiLieuNop"], page]}
+    revised_files = {**files, "f2": b"%PDF-1.4\n% trang 2 cua to khai\n%%EOF\n"}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert post_dossier(http, PROVINCE_KEY, dossier, files).status_code == 202
+        state = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["state"]
+                           == "delivered" and s)
+        ministry_id = state["ministry"]["id"]
+        [first] = [d for d in ministry.all_dossiers() if d["id"] == ministry_id]
+        [delivered_ids] = [c["tepTinIds"] for c in first["thanhPhanHoSo"] if c["maThanhPhan"] == "TK_1C"]
+        assert ministry.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu trang 2 tờ khai").status_code == 200
+        wait_until(lambda: dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY)["ministry"]["status"]
+                   == "YEU_CAU_BO_SUNG")
+        answer = post_dossier(http, PROVINCE_KEY, revised, revised_files)
+        assert answer.status_code == 202 and answer.json()["revision"] == 2
+        final = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["ministry"]["status"]
+                           == "DA_TIEP_NHAN" and s)
+    assert any(h["event"] == "supplement_delivered" and h["detail"]["components"] == ["TK_1C"]
+               for h in final["history"])
+    [supplement] = ministry.requests(f"/api/v1/ho-so/{ministry_id}/bo-sung", method="POST")
+    assert supplement["status"] == 200
+    # The ministry holds the first page once and the new page once: only the new page was uploaded and sent.
+    [held] = [d for d in ministry.all_dossiers() if d["id"] == ministry_id]
+    held_ids = [i for c in held["thanhPhanHoSo"] if c["maThanhPhan"] == "TK_1C" for i in c["tepTinIds"]]
+    assert len(held_ids) == len(set(held_ids)) == 2 and set(delivered_ids) < set(held_ids)
+    assert len(ministry.requests("/api/v1/tep-tin", method="POST")) == 2

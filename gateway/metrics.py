@@ -39,6 +39,10 @@ IDENTITY_CHECKS = Counter(
     "unverified)",
     ["outcome"],
 )
+DOSSIERS_IN_CONFLICT = Gauge(
+    "gateway_dossiers_in_conflict",
+    "Dossiers whose ministry copy holds other content (delivery state conflict): an administrator decides",
+)
 IDENTITY_HELD = Gauge("gateway_identity_held", "Dossiers held because the population database disagrees")
 IDENTITY_OLDEST_HELD = Gauge(
     "gateway_identity_oldest_held_seconds", "Age of the oldest held dossier's check (0 when none is held)"

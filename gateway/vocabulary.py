@@ -78,6 +78,7 @@ class DossierEventKind(StrEnum):
     BACK_PAYMENT_FAILED = "back_payment_failed"  # the ministry refused them (422 SAI_SO_TIEN): an officer looks
     DELIVERY_CONFLICT = "delivery_conflict"  # a create's 409: the ministry holds other content; an admin decides
     CONFLICT_RESOLVED = "conflict_resolved"  # an administrator accepted the ministry's copy, or had it compared again
+    CONFLICT_RETRIED = "conflict_retried"  # the ministry asked for more: a conflict of missing files delivered again
 
 
 class ConflictReason(StrEnum):

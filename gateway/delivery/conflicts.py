@@ -5,11 +5,18 @@ the list for administrators, and their decision, audited in the transaction of t
 matter): the revision is recorded delivered with the ministry's id, knowingly. ``retry``: the revision is
 delivered again, the same body under the same keys, so the ministry's copy is read and compared afresh (a
 supplement goes once the ministry asks for more).
+
+A conflict whose only difference is files the ministry's copy lacks (``not_supplementable``) needs no
+administrator once the ministry asks for more: the change feed's ``YEU_CAU_BO_SUNG`` delivers the revision again
+(:func:`retry_when_asked`), and those files go through ``bo-sung``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
+from sqlmodel import Session
 
 from gateway.admin.actions import locked_dossier, required_reason
 from gateway.admin.service import audit
@@ -22,7 +29,7 @@ from gateway.dossiers.schemas import ConflictState
 from gateway.identity.steps import delivery
 from gateway.models import DeliveryState
 from gateway.problems import Problem
-from gateway.vocabulary import ConflictAction, DossierEventKind
+from gateway.vocabulary import ConflictAction, ConflictReason, DossierEventKind
 from gateway.workflow import Outcome, finish_step
 from outbox.columns import utcnow
 
@@ -45,6 +52,12 @@ def conflicts(db: Database, *, limit: int = 1000, offset: int = 0) -> ConflictPa
                                         ministry_status=row.ministry_status, at=row.updated_at.isoformat()))
             items.append(ConflictItem(MaHoSo=row.ma_ho_so, **state.model_dump()))
         return ConflictPage(count=total, items=items)
+
+
+def count(db: Database) -> int:
+    """How many dossiers are in ``conflict`` (the metric)."""
+    with db.session() as session:
+        return dossiers.count_in_conflict(session)
 
 
 def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, reason: str,
@@ -83,3 +96,24 @@ def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, 
         finish_step(session, outcome)
     log.info("admin_action", action=audit_action(action), actor=actor, ma_ho_so=ma_ho_so, revision=job.revision)
     return ResolveResult(MaHoSo=ma_ho_so, revision=job.revision, action=action, state=state)
+
+
+def retry_when_asked(session: Session, dossier_id: str, ma_ho_so: str, current_revision: int, at: datetime,
+                     outcome: Outcome) -> bool:
+    """The ministry asks for more (``YEU_CAU_BO_SUNG``) about dossier ``dossier_id``, which is in ``conflict``:
+    when the conflict is ``not_supplementable`` (only files missing) and about the current revision, the revision
+    is queued for delivery again (its files then go through ``bo-sung``), the history says so, and ``outcome``
+    gets the delivery step. Any other conflict still waits for an administrator. Returns whether it was queued.
+
+    Runs in the transaction that records the ministry's change, the dossier locked by it."""
+    found = dossiers.latest_event(session, dossier_id, DossierEventKind.DELIVERY_CONFLICT)
+    detail = (found.detail if found is not None else None) or {}
+    if found is None or found.revision != current_revision or detail.get("reason") != ConflictReason.NOT_SUPPLEMENTABLE:
+        return False
+    dossiers.mark_queued(session, dossier_id)
+    outcome.events.append(NewEvent(dossier_id, DossierEventKind.CONFLICT_RETRIED, at, current_revision,
+                                   {"reason": detail.get("reason"), "ministry_id": detail.get("ministry_id")}))
+    outcome.then.append(delivery(ma_ho_so, dossier_id, current_revision, detail.get("note")))
+    log.info("conflict_retried_when_asked", ma_ho_so=ma_ho_so, revision=current_revision,
+             ministry_id=detail.get("ministry_id"))
+    return True

@@ -311,7 +311,7 @@ def callback_subject(session: Session, dossier_id: str) -> CallbackSubject | Non
 FEED_MOVED = ("ministry_id", "announced", "ministry_status", "national_status", "ministry_status_at", "is_final",
               "decision_number", "decision_date", "monthly_amount", "first_month")
 """The dossier columns a ministry change may move (written back for every dossier a page touched)."""
-_FEED_READ = ("id", "ma_ho_so", "delivered_revision", *FEED_MOVED)
+_FEED_READ = ("id", "ma_ho_so", "current_revision", "delivered_revision", "delivery_state", *FEED_MOVED)
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -481,11 +481,17 @@ def latest_event(session: Session, dossier_id: str, kind: str) -> DossierEvent |
                            .order_by(_E.c.id.desc()).limit(1)).scalars().first()
 
 
+def count_in_conflict(session: Session) -> int:
+    """How many dossiers are in delivery state ``conflict``."""
+    return int(session.execute(select(func.count()).select_from(_D)
+                               .where(_D.c.delivery_state == DeliveryState.CONFLICT)).scalar_one())
+
+
 def in_conflict(session: Session, *, limit: int, offset: int) -> tuple[int, list[tuple[Dossier, DossierEvent | None]]]:
     """(how many, one page of) the dossiers in delivery state ``conflict``, latest first, each with its latest
     ``delivery_conflict`` event (which says why)."""
     condition = _D.c.delivery_state == DeliveryState.CONFLICT
-    total = session.execute(select(func.count()).select_from(_D).where(condition)).scalar_one()
+    total = count_in_conflict(session)
     rows = list(session.execute(select(Dossier).where(condition).order_by(_D.c.updated_at.desc(), _D.c.id)
                                 .limit(limit).offset(offset)).scalars())
     latest: dict[str, DossierEvent] = {}

@@ -15,10 +15,12 @@ from sqlmodel import col
 from gateway.admin.service import oldest_undelivered_by_kind
 from gateway.blobs import BlobStore
 from gateway.db import Database
+from gateway.delivery.conflicts import count as count_conflicts
 from gateway.dossiers.service import count_overdue
 from gateway.identity.service import held_summary
 from gateway.metrics import (
     CIRCUIT_STATE,
+    DOSSIERS_IN_CONFLICT,
     DOSSIERS_OVERDUE,
     IDENTITY_HELD,
     IDENTITY_OLDEST_HELD,
@@ -102,6 +104,7 @@ def refresh_metrics(db: Database, circuits: Mapping[str, str] | None = None) -> 
     with contextlib.suppress(SQLAlchemyError):
         _refresh_outbox_gauges(db)
         DOSSIERS_OVERDUE.set(count_overdue(db))
+        DOSSIERS_IN_CONFLICT.set(count_conflicts(db))
         held, oldest_held = held_summary(db)
         IDENTITY_HELD.set(held)
         IDENTITY_OLDEST_HELD.set(oldest_held)

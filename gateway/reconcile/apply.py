@@ -20,16 +20,17 @@ from sqlalchemy.exc import MultipleResultsFound
 from sqlmodel import Session
 
 from gateway.callbacks.events import announcement, callback
+from gateway.delivery.conflicts import retry_when_asked
 from gateway.dossiers import repository
 from gateway.dossiers.repository import NewEvent
-from gateway.models import MinistryChange
+from gateway.models import DeliveryState, MinistryChange
 from gateway.payments.steps import back_payment_step
 from gateway.vocabulary import CallbackEvent, DossierEventKind
 from gateway.workflow import Outcome, finish_step
 from mappings.dates import from_iso
 from mappings.decisions import back_payment_for_province, decision_money
 from mappings.model import PartialDate
-from mappings.statuses import APPROVED, PENDING_RECEPTION
+from mappings.statuses import APPROVED, PENDING_RECEPTION, SUPPLEMENT_REQUESTED
 from mappings.tables import ministry_status, national_status, note_text
 from outbox.columns import utcnow
 
@@ -70,6 +71,7 @@ class _Page:
     outcome: Outcome = field(default_factory=Outcome)  # events and callbacks, in the order the changes made them
     touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> its row, as moved
     contents: dict[str, dict[str, Any]] = field(default_factory=dict)  # approvals' dossiers: delivered content
+    asked_more: dict[str, dict[str, Any]] = field(default_factory=dict)  # dossier id -> row in conflict, asked more
 
 
 def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify: bool) -> list[ChangeOutcome]:
@@ -113,6 +115,11 @@ def apply_changes(session: Session, changes: Sequence[dict[str, Any]], *, notify
             by_ministry_id.setdefault(item.ministry_id, []).append(dossier)
         _move(page, dossier, item, notify)
         outcomes.append(ChangeOutcome.APPLIED)
+    for dossier in page.asked_more.values():
+        # Decided on the page's last word: a dossier asked for more, then received again, is left alone.
+        if dossier["ministry_status"] == SUPPLEMENT_REQUESTED:
+            retry_when_asked(session, dossier["id"], dossier["ma_ho_so"], dossier["current_revision"], utcnow(),
+                             page.outcome)
     _write(session, page)
     return outcomes
 
@@ -167,6 +174,8 @@ def _move(page: _Page, dossier: dict[str, Any], item: _Change, notify: bool) -> 
         _store_decision(dossier, decision)
         back_payment, money_text, checked = _approval_money(page, dossier, change, decision)
     page.touched[dossier["id"]] = dossier
+    if status == SUPPLEMENT_REQUESTED and dossier["delivery_state"] == DeliveryState.CONFLICT:
+        page.asked_more[dossier["id"]] = dossier
     if status != PENDING_RECEPTION or dossier["delivered_revision"] is None:  # else "delivered" already says it
         log.info("dossier_status_changed", ma_ho_so=dossier["ma_ho_so"], status=status,
                  national_status=national_status(status))

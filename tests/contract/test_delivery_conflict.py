@@ -27,6 +27,7 @@ from gateway.cli import app as cli_app
 from gateway.db import Database, create_database
 from gateway.delivery.handlers import SUPPLEMENT, DeliverDossierHandler
 from gateway.models import AuditEntry, DossierRevision
+from gateway.reconcile.reconciler import Reconciler
 from gateway.settings import Settings, get_settings
 from gateway.workflow import Step
 from outbox import Dispatcher, DispatcherConfig, OutboxMessage, RetryPolicy, TransientError
@@ -250,6 +251,59 @@ async def test_an_admin_retry_compares_again_and_supplements_once_the_ministry_a
     # The retry resumed: revision 2's files were uploaded once, by the first attempt.
     keys = [r["idempotency_key"] for r in sandbox.requests(UPLOAD_PATH, "POST")]
     assert len(keys) == 3 and len(set(keys)) == 3  # revision 1's file, revision 2's two
+
+
+async def test_a_conflict_of_missing_files_is_delivered_again_by_itself_once_the_ministry_asks_for_more(
+    http: TestClient, db: Database, handler: DeliverDossierHandler, sandbox: SandboxHandle, ministry: MinistryClient
+) -> None:
+    dossier, files, ministry_id = await first_revision_answer_lost(http, db, handler, sandbox)
+    revised, revised_files = with_file(dossier, files)
+    assert post(http, revised, revised_files) == 2
+    await deliver(handler, db)
+    assert detail(http)["conflict"]["reason"] == "not_supplementable"
+    reconciler = Reconciler(db, ministry, interval_s=1, notify=True)
+    assert await reconciler.run_once() == 1  # the feed: its arrival (CHO_TIEP_NHAN), which retries nothing
+    assert detail(http)["state"] == "conflict"
+
+    sandbox.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu giấy xác nhận")
+    assert await reconciler.run_once() == 1
+    queued = detail(http)
+    assert (queued["state"], queued["conflict"]) == ("queued", None)
+    [retried] = events(queued, "conflict_retried")
+    assert retried["revision"] == 2 and retried["detail"] == {"reason": "not_supplementable",
+                                                             "ministry_id": ministry_id}
+    await deliver(handler, db)
+
+    after = detail(http)
+    assert (after["state"], after["ministry"]["id"]) == ("delivered", ministry_id)
+    [held] = sandbox.all_dossiers()
+    assert [c["maThanhPhan"] for c in held["boSung"][0]["thanhPhanHoSo"]] == ["GIAY_TO_KHAC"]
+    assert events(after, "conflict_resolved") == []  # nobody had to decide
+    assert "gateway_dossiers_in_conflict 0.0" in http.get("/metrics").text.splitlines()
+    with db.session() as session:
+        assert session.execute(select(AuditEntry)).scalars().all() == []
+    assert await reconciler.run_once() >= 1
+    final = detail(http)
+    assert (final["state"], final["ministry"]["status"]) == ("delivered", "DA_TIEP_NHAN")  # bo-sung moved it back
+    assert len(events(final, "conflict_retried")) == 1
+
+
+async def test_a_conflict_of_differing_fields_still_waits_for_an_admin_when_the_ministry_asks_for_more(
+    http: TestClient, db: Database, handler: DeliverDossierHandler, sandbox: SandboxHandle, ministry: MinistryClient
+) -> None:
+    dossier, files, ministry_id = await first_revision_answer_lost(http, db, handler, sandbox)
+    revised = copy.deepcopy(dossier)
+    revised["DuLieuToKhai"]["HoTen"] = NEW_NAME
+    assert post(http, revised, files) == 2
+    await deliver(handler, db)
+    sandbox.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu giấy xác nhận")
+    assert await Reconciler(db, ministry, interval_s=1, notify=True).run_once() == 2  # its arrival, then the ask
+
+    found = detail(http)
+    assert (found["state"], found["conflict"]["reason"]) == ("conflict", "fields_differ")
+    assert found["ministry"]["status"] == "YEU_CAU_BO_SUNG" and events(found, "conflict_retried") == []
+    assert "gateway_dossiers_in_conflict 1.0" in http.get("/metrics").text.splitlines()
+    assert [r["path"] for r in sandbox.requests("/api/v1/ho-so/", "POST")][-1] == CREATE_PATH
 
 
 async def test_a_correction_the_ministry_already_holds_word_for_word_is_delivered(

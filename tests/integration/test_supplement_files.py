@@ -37,7 +37,8 @@ def test_a_file_is_held_as_many_times_as_the_delivered_revision_carrying_it_most
     assert post_json(client, PROVINCE_KEY, dossier, {"f1": page_1}).status_code == 202
     _deliver(db, code, 1)
     # Revision 2 adds a second page, and the same first page scanned into the component twice.
-    documents = [{"TepDinhKemId": f, "TenTepDinhKem": f"{f}.pdf", "MaThanhPhanHoSo": "TK_1C"} for f in ("f1", "f2", "f3")]
+    documents = [{"TepDinhKemId": f, "TenTepDinhKem": f"{f}.pdf", "MaThanhPhanHoSo": "TK_1C"}
+                 for f in ("f1", "f2", "f3")]
     revised = {**dossier, "TaiLieuNop": documents}
     assert post_json(client, PROVINCE_KEY, revised, {"f1": page_1, "f2": page_2, "f3": page_1}).status_code == 202
     with db.session() as session:

@@ -261,6 +261,18 @@ def test_attachment_missing_and_undeclared() -> None:
     ]
 
 
+def test_an_undeclared_file_with_a_blank_name_is_named_by_the_list_it_missed() -> None:
+    # Found by the property test: a blank TepDinhKemId declares nothing, and its file came as "".
+    raw = sample_dossier(TaiLieuNop=[*docs(("f1", "TK_1C")), {"TepDinhKemId": "", "TenTepDinhKem": "x.pdf",
+                                                              "MaThanhPhanHoSo": "GIAY_TO_KHAC"}])
+    dossier, errors = parse(raw, {"f1": facts(b"x"), "": facts(b"y")})
+    assert dossier is None
+    undeclared = [e for e in errors if e.code == "attachment_undeclared"]
+    assert [(e.field, e.message) for e in undeclared] == [
+        ("TaiLieuNop", 'Tệp "" được gửi kèm nhưng không được khai báo trong TaiLieuNop.')]
+    assert all(e.field for e in errors)
+
+
 def test_duplicate_file_id() -> None:
     raw = sample_dossier(TaiLieuNop=docs(("f1", "TK_1C"), ("f1", "GIAY_TO_KHAC")))
     assert faults(raw) == [("TaiLieuNop[1].TepDinhKemId", "duplicate_file_id")]

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -66,9 +67,9 @@ def _children(host: str, gw: int, ministry: int, province: int, population: int,
     return children
 
 
-def _wait_ready(child: Child, timeout: float = 30.0) -> bool:
+def _wait_ready(child: Child, stopping: threading.Event, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping.is_set():
         if child.process is not None and child.process.poll() is not None:
             return False
         try:
@@ -76,11 +77,18 @@ def _wait_ready(child: Child, timeout: float = 30.0) -> bool:
                 return True
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        stopping.wait(0.2)
     return False
 
 
-def _stop(children: list[Child]) -> None:
+def _stop(children: list[Child], *, signalled: bool) -> None:
+    """Stop the children: ``signalled`` (Ctrl-C, which reached them too), they get a moment to stop on their own
+    first, since a second SIGINT makes uvicorn abandon its graceful shutdown."""
+    if signalled:
+        deadline = time.monotonic() + 3.0
+        for child in children:
+            while child.process is not None and child.process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
     for child in reversed(children):
         if child.process is not None and child.process.poll() is None:
             child.process.send_signal(signal.SIGINT)
@@ -132,22 +140,31 @@ def main() -> int:
     if migrated.returncode != 0:
         return migrated.returncode
 
+    # Ctrl-C reaches the whole process group: the children stop on their own, and this process only notes it
+    # (a handler, not KeyboardInterrupt, so that no traceback interrupts whatever it was doing).
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     children = _children(host, gw, ministry, province, population, alerts)
     try:
         for child in children:
             child.process = subprocess.Popen(child.args, env=env)  # noqa: S603 - our own console script
-            if not _wait_ready(child):
+            if not _wait_ready(child, stopping):
+                if stopping.is_set():
+                    return 0
                 print(f"\n{child.name} did not start ({child.ready_url}); stopping.", file=sys.stderr)
                 return 1
         _banner(host, gw, ministry, province, population, alerts, children)
-        while all(c.process is not None and c.process.poll() is None for c in children):
-            time.sleep(0.5)
+        while not stopping.is_set() and all(c.process is not None and c.process.poll() is None for c in children):
+            stopping.wait(0.5)
+        # A child that stopped first may have had the same Ctrl-C: give ours a moment to arrive.
+        if stopping.is_set() or stopping.wait(1.0):
+            print("\nstopping.", file=sys.stderr)
+            return 0
         print("\na process stopped; stopping the others.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
-        _stop(children)
+        _stop(children, signalled=stopping.is_set())
 
 
 def _banner(host: str, gw: int, ministry: int, province: int, population: int, alerts: int,

@@ -92,6 +92,7 @@ class MessageRow:
     message: MessageSummary
     dossier: str
     explanation: Explanation | None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -290,8 +291,24 @@ def _parse(form: Mapping[str, str]) -> MessageFilter:
 
 
 def _failed(message: MessageSummary) -> bool:
-    """Whether the console explains why ``message`` failed (it has an error and is not delivered)."""
-    return bool(message.lastError) and message.state != MessageState.DONE
+    """Whether the console explains why ``message`` failed (it has an error and is neither delivered nor
+    cancelled: a cancelled one's error is why it was cancelled, see :func:`_cancel_reason`)."""
+    return bool(message.lastError) and message.state not in (MessageState.DONE, MessageState.CANCELLED)
+
+
+_SUPERSEDED = re.compile(r"superseded by revision (\d+)")
+
+
+def _cancel_reason(message: MessageSummary) -> str | None:
+    """Why a cancelled message was cancelled, in words: an administrator's reason, or the newer revision that
+    superseded it (outbox ``cancel_pending``). None for a message that is not cancelled."""
+    if message.state != MessageState.CANCELLED:
+        return None
+    text = (message.lastError or "").removeprefix("cancelled: ")
+    superseded = _SUPERSEDED.fullmatch(text)
+    if superseded:
+        return f"Có lần nộp mới hơn (lần {superseded[1]}) thay thế."
+    return text or None
 
 
 @router.get("/messages")
@@ -307,7 +324,8 @@ def messages(request: Request, user: User, db: Db) -> HTMLResponse:
     details = last_error_details(db, [item.id for item in found.items if item.lastError])
     rows = [
         MessageRow(item, dossier_code_of_key(item.key),
-                   explain(item.kind, details.get(item.id), attempts=item.attempts) if _failed(item) else None)
+                   explain(item.kind, details.get(item.id), attempts=item.attempts) if _failed(item) else None,
+                   _cancel_reason(item))
         for item in found.items
     ]
     next_url = f"{root(request)}/messages?{urlencode({**form, 'cursor': found.next})}" if found.next else None
@@ -351,7 +369,8 @@ def message(request: Request, message_id: int, user: User, db: Db) -> HTMLRespon
         for a in found.attemptsLog
     ]
     return page(request, "message.html", user=user, m=found, dossier=dossier_code_of_key(found.key),
-                explanation=explanation, attempts=attempts, summary=_payload_summary(found),
+                explanation=explanation, cancel_reason=_cancel_reason(found), attempts=attempts,
+                summary=_payload_summary(found),
                 replayable=found.state in REPLAYABLE, cancellable=found.state in CANCELLABLE,
                 flash=flash(request.query_params))
 

@@ -200,6 +200,7 @@ def test_cancel_a_message_what_a_monitor_sees_and_the_login_throttle(
         assert "Đã hủy thông điệp" in page.inner_text("p.flash")
         assert page.inner_text("#message-state") == "Đã hủy"
         assert page.locator("#cancel-message").count() == 0  # cancelled: nothing more to cancel
+        assert "tỉnh sẽ gửi lại bản đúng" in page.inner_text("#cancel-reason")
         page.goto("/admin/audit")
         assert "Hủy thông điệp" in page.locator("table.audit tbody tr").first.inner_text()
         page.screenshot(path=str(ARTIFACTS / "admin-console-cancel.png"), full_page=True)

@@ -261,6 +261,23 @@ def test_cancel_from_the_console_needs_a_reason_and_is_audited(client: TestClien
     assert again.status_code == 422
 
 
+def test_a_cancelled_message_shows_why_it_was_cancelled_not_its_last_failure(client: TestClient, db: Database) -> None:
+    dead = seed(db, key=CODE, state="dead", with_attempt=True)
+    superseded = seed(db, key=CODE, state="cancelled", error="superseded by revision 3")
+    console_login(client, ADMIN_KEY)
+    confirm = client.get(f"/admin/messages/{dead}/cancel")
+    answer = client.post(f"/admin/messages/{dead}/cancel",
+                         data={"csrf_token": hidden(confirm.text, "csrf_token"), "reason": "trùng hồ sơ"})
+    assert answer.status_code == 303
+    listing = client.get("/admin/messages", params={"state": "cancelled"}).text
+    row = listing.split(f'data-message-id="{dead}"')[1].split("</tr>")[0]
+    assert "Đã hủy: trùng hồ sơ" in row and "DU_LIEU" not in row
+    assert "Có lần nộp mới hơn (lần 3) thay thế." in listing.split(f'data-message-id="{superseded}"')[1]
+    shown = client.get(f"/admin/messages/{dead}").text
+    assert 'id="cancel-reason"' in shown and "trùng hồ sơ" in shown
+    assert "Vì sao chưa gửi được" not in shown  # the 422 stays in the attempts table, not as the reason
+
+
 def test_concurrent_failures_from_two_processes_are_all_counted(console_settings: Settings) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

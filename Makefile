@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint bench bench-quick migrate soak clean
 
@@ -29,8 +30,11 @@ lint: install
 	@# stream.extra(SocketAttribute…) in adapters/province/fetch.py is a false positive of that name check.
 	$(VENV)/bin/bandit -q -r gateway adapters mappings outbox -ll -s B610
 
+## the suite on TEST_WORKERS processes (pytest-xdist, a module per worker at a time), then the reliability
+## scenarios alone: they measure a running system under faults, so nothing else competes for the CPU.
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/reliability
+	$(VENV)/bin/pytest tests/reliability
 
 ## the long reliability run: 1,000 dossiers, 20 kills, full fault rates
 soak: install

@@ -17,6 +17,11 @@ from tests.support.pg import PgCluster, PostgresUnavailableError, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# pytest-xdist's workers inherit COLUMNS=80/LINES=24, and rich fixes a console's width from COLUMNS when the
+# console is made (gateway.cli makes its own at import): without them, the CLI tests' COLUMNS=200 applies.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 PROVINCE_KEY = "test-province-key"
 READER_KEY = "test-reader-key"
 ADMIN_KEY = "test-admin-key"

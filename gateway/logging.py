@@ -107,7 +107,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -123,3 +123,18 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     chatty = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(chatty)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to ``sys.stderr`` as it is when a line is written, not as it was when logging was
+    configured: a thread that logs after a test's captured stream was closed writes to the real one instead of
+    failing with "I/O operation on closed file"."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # StreamHandler.__init__ and setStream assign it; the stream is always the current sys.stderr
+

@@ -137,4 +137,3 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: Any) -> None:
         pass  # StreamHandler.__init__ and setStream assign it; the stream is always the current sys.stderr
-

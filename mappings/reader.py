@@ -457,8 +457,9 @@ def documents(
     for file_id in attachments:
         if file_id not in declared:
             # The part's name is the only place the file appears; a blank one is named by the list it missed.
-            errs.add(file_id if file_id.strip() else "TaiLieuNop", "attachment_undeclared",
-                     file_id=show(file_id) if file_id.strip() else f'"{file_id}"')
+            named = bool(file_id.strip())
+            errs.add(file_id if named else "TaiLieuNop", "attachment_undeclared",
+                     file_id=show(file_id) if named else f'"{file_id}"')
     return found, components_seen
 
 

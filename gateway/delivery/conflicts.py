@@ -14,6 +14,7 @@ administrator once the ministry asks for more: the change feed's ``YEU_CAU_BO_SU
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -27,7 +28,7 @@ from gateway.dossiers import repository as dossiers
 from gateway.dossiers.repository import NewEvent
 from gateway.dossiers.schemas import ConflictState
 from gateway.identity.steps import delivery
-from gateway.models import DeliveryState
+from gateway.models import DeliveryState, DossierEvent
 from gateway.problems import Problem
 from gateway.vocabulary import ConflictAction, ConflictReason, DossierEventKind
 from gateway.workflow import Outcome, finish_step
@@ -74,8 +75,7 @@ def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, 
         if job is None or row.delivery_state != DeliveryState.CONFLICT:
             raise Problem(409, "not_in_conflict", f"Hồ sơ {ma_ho_so} không ở trạng thái khác bản ở Bộ (conflict); "
                           "không có gì để xử lý.", extra={"MaHoSo": ma_ho_so, "state": row.delivery_state})
-        found = dossiers.latest_event(session, row.id, DossierEventKind.DELIVERY_CONFLICT)
-        detail = (found.detail if found is not None else None) or {}
+        _, detail = _latest_conflict(session, row.id)
         ministry_id = job.ministry_id or detail.get("ministry_id")
         now = utcnow()
         outcome = Outcome(events=[NewEvent(row.id, DossierEventKind.CONFLICT_RESOLVED, now, job.revision,
@@ -88,8 +88,7 @@ def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, 
                 outcome.then.append(announcement(ma_ho_so, ministry_id, row.id, now))
             state = DeliveryState.DELIVERED
         else:
-            dossiers.mark_queued(session, row.id)
-            outcome.then.append(delivery(ma_ho_so, row.id, job.revision, detail.get("note")))
+            _deliver_again(session, row.id, ma_ho_so, job.revision, detail, outcome)
             state = DeliveryState.QUEUED
         audit(session, actor, audit_action(action), {"MaHoSo": ma_ho_so, "revision": job.revision},
               {"reason": reason, "conflict": detail.get("reason"), "ministry_id": ministry_id})
@@ -99,21 +98,32 @@ def resolve(db: Database, ma_ho_so: str, *, action: ConflictAction, actor: str, 
 
 
 def retry_when_asked(session: Session, dossier_id: str, ma_ho_so: str, current_revision: int, at: datetime,
-                     outcome: Outcome) -> bool:
+                     outcome: Outcome) -> None:
     """The ministry asks for more (``YEU_CAU_BO_SUNG``) about dossier ``dossier_id``, which is in ``conflict``:
     when the conflict is ``not_supplementable`` (only files missing) and about the current revision, the revision
     is queued for delivery again (its files then go through ``bo-sung``), the history says so, and ``outcome``
-    gets the delivery step. Any other conflict still waits for an administrator. Returns whether it was queued.
+    gets the delivery step. Any other conflict still waits for an administrator.
 
     Runs in the transaction that records the ministry's change, the dossier locked by it."""
-    found = dossiers.latest_event(session, dossier_id, DossierEventKind.DELIVERY_CONFLICT)
-    detail = (found.detail if found is not None else None) or {}
+    found, detail = _latest_conflict(session, dossier_id)
     if found is None or found.revision != current_revision or detail.get("reason") != ConflictReason.NOT_SUPPLEMENTABLE:
-        return False
-    dossiers.mark_queued(session, dossier_id)
+        return
     outcome.events.append(NewEvent(dossier_id, DossierEventKind.CONFLICT_RETRIED, at, current_revision,
                                    {"reason": detail.get("reason"), "ministry_id": detail.get("ministry_id")}))
-    outcome.then.append(delivery(ma_ho_so, dossier_id, current_revision, detail.get("note")))
+    _deliver_again(session, dossier_id, ma_ho_so, current_revision, detail, outcome)
     log.info("conflict_retried_when_asked", ma_ho_so=ma_ho_so, revision=current_revision,
              ministry_id=detail.get("ministry_id"))
-    return True
+
+
+def _latest_conflict(session: Session, dossier_id: str) -> tuple[DossierEvent | None, dict[str, Any]]:
+    """The dossier's latest ``delivery_conflict`` event and its detail (empty when there is none)."""
+    found = dossiers.latest_event(session, dossier_id, DossierEventKind.DELIVERY_CONFLICT)
+    return found, (found.detail if found is not None else None) or {}
+
+
+def _deliver_again(session: Session, dossier_id: str, ma_ho_so: str, revision: int, detail: dict[str, Any],
+                   outcome: Outcome) -> None:
+    """Queue the revision in conflict for delivery again, with the note its first attempt carried: the same body
+    under the same keys, so the ministry's copy is read and compared afresh."""
+    dossiers.mark_queued(session, dossier_id)
+    outcome.then.append(delivery(ma_ho_so, dossier_id, revision, detail.get("note")))

@@ -170,15 +170,23 @@ async def test_a_correction_whose_predecessor_reached_the_ministry_unanswered_is
     assert len(callbacks(db, "DA_CHUYEN_BO")) == 1
 
 
-async def test_a_correction_the_ministry_cannot_take_waits_for_an_admin_who_sees_why_and_accepts_its_copy(
-    http: TestClient, db: Database, handler: DeliverDossierHandler, sandbox: SandboxHandle, app_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def name_corrected_into_conflict(http: TestClient, db: Database, handler: DeliverDossierHandler,
+                                      sandbox: SandboxHandle) -> str:
+    """Revision 1 reached the ministry unanswered; revision 2 corrects the name, so the ministry's copy differs
+    in a field and the delivery ends in ``conflict``. Returns the ministry's id."""
     dossier, files, ministry_id = await first_revision_answer_lost(http, db, handler, sandbox)
     revised = copy.deepcopy(dossier)
     revised["DuLieuToKhai"]["HoTen"] = NEW_NAME
     assert post(http, revised, files) == 2
     await deliver(handler, db)
+    return ministry_id
+
+
+async def test_a_correction_the_ministry_cannot_take_waits_for_an_admin_who_sees_why_and_accepts_its_copy(
+    http: TestClient, db: Database, handler: DeliverDossierHandler, sandbox: SandboxHandle, app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ministry_id = await name_corrected_into_conflict(http, db, handler, sandbox)
 
     found = detail(http)
     assert (found["state"], found["ministry"]["id"], found["ministry"]["status"]) == (
@@ -291,11 +299,7 @@ async def test_a_conflict_of_missing_files_is_delivered_again_by_itself_once_the
 async def test_a_conflict_of_differing_fields_still_waits_for_an_admin_when_the_ministry_asks_for_more(
     http: TestClient, db: Database, handler: DeliverDossierHandler, sandbox: SandboxHandle, ministry: MinistryClient
 ) -> None:
-    dossier, files, ministry_id = await first_revision_answer_lost(http, db, handler, sandbox)
-    revised = copy.deepcopy(dossier)
-    revised["DuLieuToKhai"]["HoTen"] = NEW_NAME
-    assert post(http, revised, files) == 2
-    await deliver(handler, db)
+    ministry_id = await name_corrected_into_conflict(http, db, handler, sandbox)
     sandbox.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu giấy xác nhận")
     assert await Reconciler(db, ministry, interval_s=1, notify=True).run_once() == 2  # its arrival, then the ask
 

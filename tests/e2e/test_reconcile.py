@@ -193,6 +193,29 @@ def _recorded_changes(db_url: str) -> int:
         database.dispose()
 
 
+def _delivered(http: httpx.Client, dossier: dict[str, Any], files: dict[str, bytes]) -> str:
+    """Post ``dossier`` and wait until it is delivered; its ministry id."""
+    assert post_dossier(http, PROVINCE_KEY, dossier, files).status_code == 202
+    state = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["state"]
+                       == "delivered" and s)
+    ministry_id: str = state["ministry"]["id"]
+    return ministry_id
+
+
+def _supplemented_when_asked(http: httpx.Client, ministry: SandboxHandle, ministry_id: str, reason: str,
+                             revised: dict[str, Any], revised_files: dict[str, bytes]) -> dict[str, Any]:
+    """The officer asks for more; once the gateway knows, the province posts ``revised``; the dossier's state once
+    the supplement has moved it back to DA_TIEP_NHAN."""
+    code = revised["MaHoSo"]
+    assert ministry.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo=reason).status_code == 200
+    wait_until(lambda: dossier_state(http, code, PROVINCE_KEY)["ministry"]["status"] == "YEU_CAU_BO_SUNG")
+    answer = post_dossier(http, PROVINCE_KEY, revised, revised_files)
+    assert answer.status_code == 202 and answer.json()["revision"] == 2
+    final: dict[str, Any] = wait_until(lambda: (s := dossier_state(http, code, PROVINCE_KEY))["ministry"]["status"]
+                                       == "DA_TIEP_NHAN" and s)
+    return final
+
+
 def test_a_supplement_asked_by_the_ministry_goes_through_bo_sung_with_only_the_new_component(
     gateway_factory: Callable[..., str], ministry: SandboxHandle
 ) -> None:
@@ -200,23 +223,14 @@ def test_a_supplement_asked_by_the_ministry_goes_through_bo_sung_with_only_the_n
     dossier = numbered_dossier(701)
     files = sample_files(dossier)
     with httpx.Client(base_url=url, timeout=30) as http:
-        assert post_dossier(http, PROVINCE_KEY, dossier, files).status_code == 202
-        state = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["state"]
-                           == "delivered" and s)
-        ministry_id = state["ministry"]["id"]
+        ministry_id = _delivered(http, dossier, files)
         # Not asked for more yet: a changed dossier is refused.
         extra = {"TepDinhKemId": "f2", "TenTepDinhKem": "cccd.pdf", "MaThanhPhanHoSo": "BAN_SAO_GIAY_TO_TUY_THAN"}
         revised = {**dossier, "TaiLieuNop": [*dossier["TaiLieuNop"], extra]}
         revised_files = {**files, "f2": sample_files({"MaHoSo": "x", "TaiLieuNop": [extra]})["f2"]}
         assert post_dossier(http, PROVINCE_KEY, revised, revised_files).status_code == 409
 
-        assert ministry.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu bản sao CCCD").status_code == 200
-        wait_until(lambda: dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY)["ministry"]["status"]
-                   == "YEU_CAU_BO_SUNG")
-        answer = post_dossier(http, PROVINCE_KEY, revised, revised_files)
-        assert answer.status_code == 202 and answer.json()["revision"] == 2
-        final = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["ministry"]["status"]
-                           == "DA_TIEP_NHAN" and s)
+        final = _supplemented_when_asked(http, ministry, ministry_id, "Thiếu bản sao CCCD", revised, revised_files)
     assert any(h["event"] == "supplement_delivered" and h["detail"]["components"] == ["BAN_SAO_GIAY_TO_TUY_THAN"]
                for h in final["history"])
     [supplement] = ministry.requests(f"/api/v1/ho-so/{ministry_id}/bo-sung", method="POST")
@@ -236,19 +250,10 @@ def test_a_supplement_adding_a_page_to_a_component_already_delivered_sends_only_
     revised = {**dossier, "TaiLieuNop": [*dossier["TaiLieuNop"], page]}
     revised_files = {**files, "f2": b"%PDF-1.4\n% trang 2 cua to khai\n%%EOF\n"}
     with httpx.Client(base_url=url, timeout=30) as http:
-        assert post_dossier(http, PROVINCE_KEY, dossier, files).status_code == 202
-        state = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["state"]
-                           == "delivered" and s)
-        ministry_id = state["ministry"]["id"]
+        ministry_id = _delivered(http, dossier, files)
         [first] = [d for d in ministry.all_dossiers() if d["id"] == ministry_id]
         [delivered_ids] = [c["tepTinIds"] for c in first["thanhPhanHoSo"] if c["maThanhPhan"] == "TK_1C"]
-        assert ministry.officer(ministry_id, "YEU_CAU_BO_SUNG", lyDo="Thiếu trang 2 tờ khai").status_code == 200
-        wait_until(lambda: dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY)["ministry"]["status"]
-                   == "YEU_CAU_BO_SUNG")
-        answer = post_dossier(http, PROVINCE_KEY, revised, revised_files)
-        assert answer.status_code == 202 and answer.json()["revision"] == 2
-        final = wait_until(lambda: (s := dossier_state(http, dossier["MaHoSo"], PROVINCE_KEY))["ministry"]["status"]
-                           == "DA_TIEP_NHAN" and s)
+        final = _supplemented_when_asked(http, ministry, ministry_id, "Thiếu trang 2 tờ khai", revised, revised_files)
     assert any(h["event"] == "supplement_delivered" and h["detail"]["components"] == ["TK_1C"]
                for h in final["history"])
     [supplement] = ministry.requests(f"/api/v1/ho-so/{ministry_id}/bo-sung", method="POST")

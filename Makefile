@@ -32,8 +32,10 @@ lint: install
 
 ## the suite on TEST_WORKERS processes (pytest-xdist, a module per worker at a time), then the reliability
 ## scenarios alone: they measure a running system under faults, so nothing else competes for the CPU.
+## Under CI=true, promtool is fetched first (.ci/promtool): there its absence fails the rules check.
 test: lint
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/reliability
+	@if [ "$$CI" = "true" ]; then .ci/promtool; fi
+	PATH="$(CURDIR)/var/tools:$$PATH" $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/reliability
 	$(VENV)/bin/pytest tests/reliability
 
 ## the long reliability run: 1,000 dossiers, 20 kills, full fault rates

@@ -52,9 +52,9 @@ def test_every_rule_reads_exported_metrics_and_says_what_it_is() -> None:
 def test_promtool_accepts_the_rules() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        # .ci/run puts Debian's promtool on the PATH, so in CI its absence is a failure, never a skip.
-        assert not IN_CI, "promtool is missing in CI (.ci/run extracts it from Debian's prometheus package)"
-        pytest.skip("promtool is not installed (.ci/run shows how to get it)")
+        # make test fetches Debian's promtool under CI=true (.ci/promtool), so in CI its absence is a failure.
+        assert not IN_CI, "promtool is missing in CI (.ci/promtool extracts it from Debian's prometheus package)"
+        pytest.skip("promtool is not installed (.ci/promtool gets it)")
     checked = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)  # nosec B603
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
